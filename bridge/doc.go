@@ -1,0 +1,45 @@
+// Package bridge is the UI-facing API of Parley's client, shared by both
+// shells: the Wails desktop app (package app forwards its bound methods
+// here) and the WebAssembly build for the browser (package wasm exports the
+// same methods to JavaScript). It holds what a chat window needs beyond the
+// wire protocol: conversations (rooms and private chats) with unread
+// counts, members and typing users, "@name text" parsing, the offline
+// outbox semantics of sending (a message typed while offline is shown as
+// pending and goes out once, on reconnect), upload progress, and batched
+// events. The frontend keeps only view state.
+//
+// # Calling convention (both shells)
+//
+// Every method takes JSON-friendly arguments and returns (T, error); the
+// input is validated, since the UI is untrusted. Errors are
+// *protocol.Error whose text is "code: message"; frontend/src/api.js
+// splits it back into {code, message}.
+//
+// Methods callable from the UI are listed by Methods; Call dispatches one
+// of them by name with its positional arguments as a JSON array and
+// returns the JSON text of the result, so that a shell can expose the
+// whole API with one function. The browser shell exports:
+//
+//	globalThis.parley.call(method string, argsJSON string) Promise<string>  // resolves to the result's JSON text, rejects with Error("code: message")
+//	globalThis.parley.onEvents(cb(batchJSON string))                       // registers the event callback
+//
+// The desktop shell binds the same method names on app.App
+// (window.go.app.App.<Method>) and emits the same batches as the Wails
+// event EventName.
+//
+// # Events
+//
+// Events are delivered through Options.Emit as a []Event batch under the
+// name EventName, at most every Options.FlushEvery (100 ms) or as soon as
+// Options.MaxBatch (200) events are waiting, so a busy room never floods
+// the webview. Emit is called from one goroutine at a time, in order.
+//
+// # Concurrency
+//
+// A Bridge is safe for concurrent use: every method may be called from
+// any goroutine (Wails calls bound methods concurrently). One mutex (mu)
+// guards the conversation state; it is never held while calling the
+// client, the network or Emit. The event pump is one goroutine per
+// connection; the emitter is one goroutine per Bridge; Close waits for
+// both.
+package bridge
