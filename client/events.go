@@ -20,6 +20,9 @@ const (
 	EventLeft EventKind = "left"
 	// EventTyping: User is typing in Room.
 	EventTyping EventKind = "typing"
+	// EventMembers: the member list of Room after a reconnect (Members);
+	// joins and leaves missed while offline are not reported one by one.
+	EventMembers EventKind = "members"
 	// EventState: the connection state changed (State, and Transport when
 	// connected).
 	EventState EventKind = "state"
@@ -57,6 +60,7 @@ type Event struct {
 	Transport string    `json:"transport,omitempty"`
 	Epoch     string    `json:"epoch,omitempty"`
 	History   []Message `json:"history,omitempty"`
+	Members   []string  `json:"members,omitempty"`
 	Err       error     `json:"-"`
 }
 

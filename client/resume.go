@@ -1,0 +1,320 @@
+package client
+
+import (
+	"sort"
+	"strings"
+	"unicode"
+
+	"parley/protocol"
+)
+
+// resume makes s the live session: it re-joins every room with since,
+// asks where private conversations stand (identities only), re-sends every
+// unanswered request, all in one write, and holds events until those
+// answers are in (the resume barrier).
+func (c *Client) resume(s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || s.ctx.Err() != nil {
+		return
+	}
+	keys := make([]string, 0, len(c.rooms))
+	for k := range c.rooms {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		room := c.rooms[key]
+		sn := c.seenLocked("r:" + key)
+		since := sn.floor
+		c.startLocked(s, &protocol.Frame{Type: protocol.TypeJoin, Room: room.name, Since: &since}, func(s *session, f *protocol.Frame) {
+			c.resumedJoinLocked(s, key, since, f)
+		})
+	}
+	if c.cfg.Identity != nil {
+		c.startLocked(s, &protocol.Frame{Type: protocol.TypeConversations}, c.resumedConversationsLocked)
+	}
+	var again []*request
+	for _, r := range c.pending {
+		if r.gen == 0 && r.resend && !r.abandoned {
+			again = append(again, r)
+		}
+	}
+	sort.Slice(again, func(i, j int) bool { return again[i].id < again[j].id })
+	for _, r := range again {
+		r.inBarrier = true
+		s.barrier++
+		c.sendLocked(s, r)
+	}
+	c.live = s
+	c.wakeLiveLocked()
+	c.setStateLocked(StateConnected, s.conn.Kind())
+}
+
+// startLocked sends an internal request on s that counts in its resume
+// barrier. c.mu is held.
+func (c *Client) startLocked(s *session, f *protocol.Frame, onAnswer func(*session, *protocol.Frame)) {
+	c.nextID++
+	f.ID = c.nextID
+	b, err := protocol.Encode(f)
+	if err != nil {
+		c.log.Error("encode resume request", "err", err)
+		return
+	}
+	r := &request{id: f.ID, frame: b[:len(b)-1], onAnswer: onAnswer, inBarrier: true, done: make(chan answer, 1)}
+	c.pending[r.id] = r
+	s.barrier++
+	c.sendLocked(s, r)
+}
+
+// barrierDoneLocked counts down the resume barrier and, at zero, delivers
+// the events held meanwhile. c.mu is held.
+func (c *Client) barrierDoneLocked(s *session) {
+	if s.barrier == 0 {
+		return
+	}
+	s.barrier--
+	if s.barrier > 0 {
+		return
+	}
+	held := s.held
+	s.held = nil
+	for _, f := range held {
+		c.deliverLocked(s, f)
+	}
+}
+
+// resumedJoinLocked handles the answer to a resuming join of the room
+// whose folded name is key. c.mu is held.
+func (c *Client) resumedJoinLocked(s *session, key string, since int64, f *protocol.Frame) {
+	room := c.rooms[key]
+	if room == nil {
+		return
+	}
+	if f.Room != "" {
+		room.name = f.Room
+	}
+	room.members = f.Members
+	c.emit(Event{Kind: EventMembers, Room: room.name, Members: f.Members})
+	ck := "r:" + key
+	sn := c.seenLocked(ck)
+	seq := derefSeq(f.Seq)
+	if sn.epoch != "" && f.Epoch != "" && f.Epoch != sn.epoch {
+		sn.reset(seq, f.Epoch)
+		c.emit(Event{Kind: EventEpoch, Room: room.name, Epoch: f.Epoch, History: c.messagesLocked(f.History)})
+		return
+	}
+	if f.Epoch != "" {
+		sn.epoch = f.Epoch
+	}
+	if f.Truncated {
+		c.catchUpLocked(s, ck, room.name, "", seq)
+		return
+	}
+	for _, h := range f.History {
+		h.Type = protocol.TypeMsg
+		if h.Room == "" {
+			h.Room = room.name
+		}
+		s.held = append(s.held, h)
+	}
+}
+
+// resumedConversationsLocked handles the answer to conversations: new
+// conversations start at their seq, changed epochs are announced, and
+// conversations that moved are caught up. c.mu is held.
+func (c *Client) resumedConversationsLocked(s *session, f *protocol.Frame) {
+	for _, pc := range f.Private {
+		ck := "p:" + protocol.Fold(pc.With)
+		sn := c.seenLocked(ck)
+		switch {
+		case !sn.known:
+			sn.reset(pc.Seq, pc.Epoch)
+		case sn.epoch != "" && pc.Epoch != "" && sn.epoch != pc.Epoch:
+			sn.reset(pc.Seq, pc.Epoch)
+			c.emit(Event{Kind: EventEpoch, With: pc.With, Epoch: pc.Epoch})
+		default:
+			sn.epoch = pc.Epoch
+			if pc.Seq > sn.floor {
+				c.catchUpLocked(s, ck, "", pc.With, pc.Seq)
+			}
+		}
+	}
+}
+
+// catchUpLocked pages a conversation forward with history since until
+// target, holding its live events meanwhile. c.mu is held.
+func (c *Client) catchUpLocked(s *session, ck, room, with string, target int64) {
+	if _, busy := s.gates[ck]; busy {
+		return
+	}
+	s.gates[ck] = []*protocol.Frame{}
+	since := c.seenLocked(ck).floor
+	s.spawn(func() { c.catchUp(s, ck, room, with, since, target) })
+}
+
+func (c *Client) catchUp(s *session, ck, room, with string, since, target int64) {
+	release := func() {
+		held := s.gates[ck]
+		delete(s.gates, ck)
+		for _, f := range held {
+			c.deliverLocked(s, f)
+		}
+	}
+	for {
+		q := &protocol.Frame{Type: protocol.TypeHistory, Room: room, With: with, Since: &since, Limit: protocol.MaxHistory}
+		a, err := c.do(s.ctx, q, reqOpts{on: s})
+		if err != nil {
+			if protocol.CodeOf(err) == "" {
+				return // the session ended: the next one starts over
+			}
+			c.emit(Event{Kind: EventError, Room: room, With: with, Err: err})
+			c.mu.Lock()
+			release()
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Lock()
+		for _, h := range a.f.History {
+			h.Type = protocol.TypeMsg
+			if h.Room == "" {
+				h.Room = room
+			}
+			c.markAndEmitLocked(ck, h)
+			since = max(since, derefSeq(h.Seq))
+		}
+		done := len(a.f.History) == 0 || since >= target
+		if done {
+			release()
+		}
+		c.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
+// eventLocked handles an event frame from s. c.mu is held.
+func (c *Client) eventLocked(s *session, f *protocol.Frame) {
+	if s != c.cur {
+		return
+	}
+	if s.barrier > 0 {
+		s.held = append(s.held, f)
+		return
+	}
+	c.deliverLocked(s, f)
+}
+
+// deliverLocked turns an event frame into an Event, dropping messages
+// already delivered. c.mu is held.
+func (c *Client) deliverLocked(s *session, f *protocol.Frame) {
+	switch f.Type {
+	case protocol.TypeMsg:
+		ck := c.convKeyLocked(f)
+		if ck != "" {
+			if held, gated := s.gates[ck]; gated {
+				s.gates[ck] = append(held, f)
+				return
+			}
+		}
+		c.markAndEmitLocked(ck, f)
+	case protocol.TypeJoined, protocol.TypeLeft:
+		if room := c.rooms[protocol.Fold(f.Room)]; room != nil {
+			room.members = applyMember(room.members, f.User, f.Type == protocol.TypeJoined)
+		}
+		kind := EventJoined
+		if f.Type == protocol.TypeLeft {
+			kind = EventLeft
+		}
+		c.emit(Event{Kind: kind, Room: f.Room, User: f.User})
+	case protocol.TypeTyping:
+		c.emit(Event{Kind: EventTyping, Room: f.Room, User: f.User})
+	default:
+		c.log.Debug("unknown event", "type", f.Type)
+	}
+}
+
+func applyMember(members []string, user string, in bool) []string {
+	k := protocol.Fold(user)
+	out := members[:0:0]
+	for _, m := range members {
+		if protocol.Fold(m) != k {
+			out = append(out, m)
+		}
+	}
+	if in {
+		out = append(out, user)
+	}
+	return out
+}
+
+// markAndEmitLocked emits a message unless its seq was delivered already.
+func (c *Client) markAndEmitLocked(ck string, f *protocol.Frame) {
+	if ck != "" && f.Seq != nil && !c.seenLocked(ck).mark(*f.Seq) {
+		return
+	}
+	m := c.messageLocked(f)
+	c.emit(Event{Kind: EventMessage, Room: m.Room, With: m.With, Message: &m})
+}
+
+// convKeyLocked names the conversation of a message frame: "r:"+folded
+// room, "p:"+folded other user, or "" for a broadcast.
+func (c *Client) convKeyLocked(f *protocol.Frame) string {
+	switch {
+	case f.Broadcast:
+		return ""
+	case f.To != "":
+		return "p:" + protocol.Fold(c.peerLocked(f))
+	case f.Room != "":
+		return "r:" + protocol.Fold(f.Room)
+	}
+	return ""
+}
+
+// peerLocked is the other user of a private message.
+func (c *Client) peerLocked(f *protocol.Frame) string {
+	if protocol.Fold(f.From) == protocol.Fold(c.name) {
+		return f.To
+	}
+	return f.From
+}
+
+func (c *Client) seenLocked(ck string) *seen {
+	sn := c.seen[ck]
+	if sn == nil {
+		sn = &seen{}
+		c.seen[ck] = sn
+	}
+	return sn
+}
+
+func (c *Client) messageLocked(f *protocol.Frame) Message {
+	m := Message{Room: f.Room, Seq: derefSeq(f.Seq), From: f.From, To: f.To, Text: f.Text, Image: f.Image.Meta, Broadcast: f.Broadcast}
+	if t, err := protocol.ParseTime(f.TS); err == nil {
+		m.TS = t
+	}
+	if f.To != "" {
+		m.With = c.peerLocked(f)
+	}
+	return m
+}
+
+func (c *Client) messagesLocked(fs []*protocol.Frame) []Message {
+	out := make([]Message, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, c.messageLocked(f))
+	}
+	return out
+}
+
+func derefSeq(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func trimSpace(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool { return unicode.Is(unicode.White_Space, r) })
+}
