@@ -1,0 +1,229 @@
+//go:build !js
+
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	"github.com/quic-go/webtransport-go"
+
+	"parley/protocol"
+)
+
+// WebTransportDialer opens WebTransport sessions over HTTP/3 (QUIC).
+type WebTransportDialer struct {
+	// URL is the session endpoint, https://host:port/parley.
+	URL string
+	// TLS is the client TLS configuration (see PinnedTLS).
+	TLS *tls.Config
+}
+
+// NewWebTransportDialer returns a dialer for server ("https://host:port"
+// or "host:port"), pinning certHash when it is not empty.
+func NewWebTransportDialer(server, certHash string) (*WebTransportDialer, error) {
+	wt, _, err := ServerURLs(server)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := PinnedTLS(certHash)
+	if err != nil {
+		return nil, err
+	}
+	return &WebTransportDialer{URL: wt, TLS: tc}, nil
+}
+
+// PinnedTLS returns a TLS client configuration that accepts exactly the
+// certificate whose DER has the SHA-256 certHash (hex), on full and resumed
+// handshakes alike; with an empty certHash, the system roots verify.
+func PinnedTLS(certHash string) (*tls.Config, error) {
+	if certHash == "" {
+		return &tls.Config{MinVersion: tls.VersionTLS13}, nil
+	}
+	want, err := hex.DecodeString(strings.ToLower(strings.TrimSpace(certHash)))
+	if err != nil || len(want) != sha256.Size {
+		return nil, fmt.Errorf("client: certificate hash must be %d hex bytes", sha256.Size)
+	}
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS13,
+		InsecureSkipVerify: true, // replaced by the pin below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("client: server sent no certificate")
+			}
+			if sum := sha256.Sum256(cs.PeerCertificates[0].Raw); string(sum[:]) != string(want) {
+				return &x509.UnknownAuthorityError{Cert: cs.PeerCertificates[0]}
+			}
+			return nil
+		},
+	}, nil
+}
+
+// Dial opens a WebTransport session and its control stream.
+func (d *WebTransportDialer) Dial(ctx context.Context) (Conn, error) {
+	tc := d.TLS.Clone()
+	tc.NextProtos = []string{http3.NextProtoH3}
+	tr := &webtransport.Transport{
+		TLSClientConfig: tc,
+		QUICConfig: &quic.Config{
+			EnableDatagrams:                  true,
+			EnableStreamResetPartialDelivery: true,
+			KeepAlivePeriod:                  10 * time.Second,
+			MaxIdleTimeout:                   30 * time.Second,
+			HandshakeIdleTimeout:             10 * time.Second,
+		},
+	}
+	rsp, sess, err := tr.Dial(ctx, d.URL, nil)
+	if err != nil {
+		tr.Close()
+		return nil, fmt.Errorf("client: webtransport dial: %w", err)
+	}
+	if rsp.StatusCode != http.StatusOK {
+		sess.CloseWithError(0, "")
+		tr.Close()
+		return nil, fmt.Errorf("client: webtransport dial: status %s", rsp.Status)
+	}
+	ctrl, err := sess.OpenStreamSync(ctx)
+	if err != nil {
+		sess.CloseWithError(0, "")
+		tr.Close()
+		return nil, fmt.Errorf("client: open the control stream: %w", err)
+	}
+	return &wtConn{tr: tr, sess: sess, ctrl: ctrl, r: protocol.NewReader(ctrl)}, nil
+}
+
+// wtConn is a Conn over a WebTransport session.
+type wtConn struct {
+	tr   *webtransport.Transport
+	sess *webtransport.Session
+	ctrl *webtransport.Stream
+	r    *protocol.Reader // used by the Recv goroutine only
+
+	wmu sync.Mutex
+	buf []byte
+}
+
+func (c *wtConn) Kind() string { return "webtransport" }
+
+// Send writes the frames in one stream write.
+func (c *wtConn) Send(frames ...[]byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.buf = c.buf[:0]
+	for _, f := range frames {
+		c.buf = append(c.buf, f...)
+		c.buf = append(c.buf, '\n')
+	}
+	_, err := c.ctrl.Write(c.buf)
+	if err != nil {
+		return c.sessionErr(err)
+	}
+	return nil
+}
+
+func (c *wtConn) Recv() ([]byte, bool, error) {
+	line, err := c.r.Next()
+	if err != nil {
+		return nil, false, c.sessionErr(err)
+	}
+	return append([]byte(nil), line...), false, nil
+}
+
+// sessionErr turns a stream error into the session's close error when the
+// session was closed (the server ends the control stream first, then
+// closes the session with a code).
+func (c *wtConn) sessionErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		select {
+		case <-c.sess.Context().Done():
+		case <-t.C:
+			return err
+		}
+	}
+	var se *webtransport.SessionError
+	if !errors.As(err, &se) && c.sess.Context().Err() != nil {
+		if _, oerr := c.sess.OpenStream(); oerr != nil {
+			errors.As(oerr, &se)
+		}
+	}
+	if se != nil && se.Remote && se.ErrorCode != 0 {
+		return &protocol.CloseError{Code: protocol.CloseCode(se.ErrorCode), Reason: se.Message}
+	}
+	return err
+}
+
+func (c *wtConn) Upload(ctx context.Context, header []byte, body io.Reader, size int64) error {
+	str, err := c.sess.OpenUniStreamSync(ctx)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { str.CancelWrite(0) })
+	defer stop()
+	if _, err := str.Write(append(append([]byte(nil), header...), '\n')); err != nil {
+		return err
+	}
+	if n, err := io.Copy(str, io.LimitReader(body, size)); err != nil {
+		return err
+	} else if n != size {
+		str.CancelWrite(0)
+		return fmt.Errorf("client: image body is %d bytes, not %d", n, size)
+	}
+	return str.Close()
+}
+
+func (c *wtConn) Fetch(ctx context.Context, req []byte) (io.ReadCloser, error) {
+	str, err := c.sess.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := str.Write(append(append([]byte(nil), req...), '\n')); err != nil {
+		str.CancelRead(0)
+		return nil, err
+	}
+	if err := str.Close(); err != nil {
+		str.CancelRead(0)
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { str.CancelRead(0) })
+	return &fetchStream{str: str, stop: stop}, nil
+}
+
+// fetchStream is the read side of a fetch stream.
+type fetchStream struct {
+	str  *webtransport.Stream
+	stop func() bool
+}
+
+func (f *fetchStream) Read(p []byte) (int, error) { return f.str.Read(p) }
+
+func (f *fetchStream) Close() error {
+	f.stop()
+	f.str.CancelRead(0)
+	return nil
+}
+
+func (c *wtConn) SendDatagram(frame []byte) error { return c.sess.SendDatagram(frame) }
+
+func (c *wtConn) RecvDatagram(ctx context.Context) ([]byte, error) {
+	return c.sess.ReceiveDatagram(ctx)
+}
+
+func (c *wtConn) Close(code protocol.CloseCode, reason string) error {
+	err := c.sess.CloseWithError(webtransport.SessionErrorCode(code), reason)
+	c.tr.Close()
+	return err
+}
