@@ -1,0 +1,376 @@
+package bridge
+
+import (
+	"context"
+	"crypto"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"parley/client"
+	"parley/protocol"
+)
+
+// CodeNotConnected is the error code of a method that needs a connection
+// when there is none; CodeUnavailable wraps failures that carry no
+// protocol code (the network, a closed client).
+const (
+	CodeNotConnected protocol.Code = "not_connected"
+	CodeUnavailable  protocol.Code = "unavailable"
+)
+
+// Timeouts of the UI's calls: a request the UI waits for (join, history,
+// fetch) gives up after RequestTimeout, a first connection after
+// DialTimeout. Messages and images sent are not bounded: they wait for a
+// reconnect and go out once.
+const (
+	RequestTimeout = 30 * time.Second
+	DialTimeout    = 20 * time.Second
+	// TypingEvery is how often at most a typing notice goes out per room.
+	TypingEvery = 2 * time.Second
+)
+
+// Options configure a Bridge. The zero value works (events are dropped).
+type Options struct {
+	// Emit delivers event batches to the UI (name is EventName, data a
+	// []Event). Called from one goroutine, in order.
+	Emit func(name string, data any)
+	// OnUnread, if set, is called with the total unread count whenever it
+	// changes (the desktop puts it in the window title).
+	OnUnread func(total int)
+	// Identity signs the server's challenge; nil connects as a guest.
+	Identity crypto.Signer
+	// ClientName is sent in hello, e.g. "parley-desktop/0.1".
+	ClientName string
+	// DefaultServer is used when a ConnectRequest names no server (the
+	// browser: the server that served the page). CertHash likewise.
+	DefaultServer   string
+	DefaultCertHash string
+	// ParseLink reads a join link into server address, certificate hash
+	// and room; nil: join links are not accepted.
+	ParseLink func(link string) (server, certHash, room string, err error)
+	// Dial opens a client; nil: client.Dial.
+	Dial func(ctx context.Context, cfg client.Config) (*client.Client, error)
+	// FlushEvery and MaxBatch pace event batches (zero: defaults).
+	FlushEvery time.Duration
+	MaxBatch   int
+	// Logger receives diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// Bridge is the UI's view of one connection at a time. Make one with New.
+type Bridge struct {
+	opts Options
+	log  *slog.Logger
+	em   *emitter
+
+	connectMu sync.Mutex // serialises Connect and Disconnect
+
+	mu         sync.Mutex
+	cl         *client.Client
+	gen        int64              // connection generation; events of older ones are ignored
+	ctx        context.Context    // ends when the connection is closed
+	cancel     context.CancelFunc // ends ctx
+	wg         sync.WaitGroup     // the pump and the senders of the connection
+	state      string
+	transport  string
+	server     string
+	convs      map[string]*conv
+	active     string
+	focused    bool
+	lastUnread int
+	typingAt   map[string]time.Time
+	nextLocal  int64
+}
+
+// conv is one conversation as the bridge keeps it.
+type conv struct {
+	id      string
+	kind    string
+	name    string
+	unread  int
+	members []string
+	oldest  int64  // smallest seq shown, 0 when none
+	via     string // private: the room the last message went through
+}
+
+// New makes a Bridge. Close releases it.
+func New(opts Options) *Bridge {
+	b := &Bridge{opts: opts, log: opts.Logger, convs: map[string]*conv{}, typingAt: map[string]time.Time{}, state: StateIdle, focused: true}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	b.em = newEmitter(opts.Emit, opts.FlushEvery, opts.MaxBatch)
+	return b
+}
+
+// Close ends the connection, delivers the last events and stops. The
+// Bridge is unusable afterwards.
+func (b *Bridge) Close() error {
+	b.disconnect(StateOffline)
+	b.em.close()
+	return nil
+}
+
+// Connect connects to a server as req.Name (closing any earlier
+// connection) and joins req.Room if it is given.
+func (b *Bridge) Connect(req ConnectRequest) (Status, error) {
+	cfg, room, err := b.configFor(req)
+	if err != nil {
+		return Status{}, err
+	}
+	return b.ConnectConfig(cfg, room)
+}
+
+// configFor validates a ConnectRequest and turns it into a client.Config.
+func (b *Bridge) configFor(req ConnectRequest) (client.Config, string, error) {
+	name, err := protocol.CleanName(strings.TrimSpace(req.Name))
+	if err != nil {
+		return client.Config{}, "", err
+	}
+	server, hash, room := strings.TrimSpace(req.Server), strings.TrimSpace(req.CertHash), strings.TrimSpace(req.Room)
+	if link := strings.TrimSpace(req.Link); link != "" {
+		if b.opts.ParseLink == nil {
+			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "join links are not supported here")
+		}
+		if len(link) > 2048 {
+			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "that join link is too long")
+		}
+		s, h, r, err := b.opts.ParseLink(link)
+		if err != nil {
+			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "%v", err)
+		}
+		server, hash = s, h
+		if r != "" {
+			room = r
+		}
+	}
+	if server == "" {
+		server, hash = b.opts.DefaultServer, b.opts.DefaultCertHash
+	}
+	if server == "" {
+		return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "a server address is required")
+	}
+	if len(server) > 300 || strings.ContainsAny(server, " \t\r\n") {
+		return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "%q is not a server address", truncate(server, 40))
+	}
+	hash = strings.ToLower(hash)
+	if hash != "" {
+		if raw, err := hex.DecodeString(hash); err != nil || len(raw) != 32 {
+			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "the certificate hash must be 64 hex digits")
+		}
+	}
+	if room != "" {
+		if room, err = protocol.CleanRoom(room); err != nil {
+			return client.Config{}, "", err
+		}
+	}
+	return client.Config{Server: server, CertHash: hash, Name: name, Identity: b.opts.Identity, ClientName: b.opts.ClientName, Logger: b.log}, room, nil
+}
+
+// ConnectConfig connects with a ready client configuration (the desktop's
+// own in-process server uses it) and joins room if it is not empty. It is
+// for Go callers; the UI calls Connect.
+func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
+	b.connectMu.Lock()
+	defer b.connectMu.Unlock()
+	b.disconnect(StateIdle)
+	if cfg.Name == "" {
+		return Status{}, protocol.Errorf(protocol.CodeBadName, "a name is required")
+	}
+	if cfg.Identity == nil {
+		cfg.Identity = b.opts.Identity
+	}
+	if cfg.ClientName == "" {
+		cfg.ClientName = b.opts.ClientName
+	}
+	b.setState(StateConnecting, "")
+	dial := b.opts.Dial
+	if dial == nil {
+		dial = client.Dial
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DialTimeout)
+	cl, err := dial(ctx, cfg)
+	cancel()
+	if err != nil {
+		b.setState(StateOffline, "")
+		return Status{}, uiErr(err)
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	b.mu.Lock()
+	b.cl, b.ctx, b.cancel = cl, cctx, ccancel
+	b.gen++
+	gen := b.gen
+	b.server = cfg.Server
+	b.state = string(cl.State())
+	b.transport = cl.Transport()
+	b.convs = map[string]*conv{}
+	b.active = ""
+	b.wg.Add(1)
+	b.mu.Unlock()
+	go b.pump(cl, gen)
+	b.pushState()
+	if room != "" {
+		if _, err := b.JoinRoom(room); err != nil {
+			b.em.push(Event{Kind: EvNotice, Level: "error", Text: "Could not join " + room + ": " + messageOf(err)})
+		}
+	}
+	return b.Status()
+}
+
+// Disconnect closes the connection. Messages still waiting to go out are
+// dropped (their "failed" events say so).
+func (b *Bridge) Disconnect() (Status, error) {
+	b.connectMu.Lock()
+	defer b.connectMu.Unlock()
+	b.disconnect(StateIdle)
+	return b.Status()
+}
+
+func (b *Bridge) disconnect(to string) {
+	b.mu.Lock()
+	cl, cancel := b.cl, b.cancel
+	had := cl != nil
+	b.cl, b.cancel = nil, nil
+	b.gen++
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if cl != nil {
+		cl.Close()
+	}
+	b.wg.Wait()
+	b.mu.Lock()
+	closed := make([]string, 0, len(b.convs))
+	for id := range b.convs {
+		closed = append(closed, id)
+	}
+	b.convs = map[string]*conv{}
+	b.active = ""
+	b.mu.Unlock()
+	if had {
+		for _, id := range closed {
+			b.em.push(Event{Kind: EvClosed, Conv: id})
+		}
+		b.setState(to, "")
+		b.unreadChanged()
+	}
+}
+
+func (b *Bridge) setState(state, transport string) {
+	b.mu.Lock()
+	b.state, b.transport = state, transport
+	b.mu.Unlock()
+	b.pushState()
+}
+
+func (b *Bridge) pushState() {
+	s, _ := b.status(false)
+	b.em.push(Event{Kind: EvState, Status: &s})
+}
+
+// Status reports the connection and every open conversation.
+func (b *Bridge) Status() (Status, error) {
+	return b.status(true)
+}
+
+func (b *Bridge) status(withConvs bool) (Status, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := Status{State: b.state, Transport: b.transport, Server: b.server, Active: b.active, Unread: b.unreadLocked()}
+	if b.cl != nil {
+		info := b.cl.ServerInfo()
+		s.Name, s.ServerName, s.Limits = b.cl.Name(), info.Name, info.Limits
+	}
+	if withConvs {
+		s.Conversations = make([]Conversation, 0, len(b.convs))
+		for _, c := range b.convs {
+			s.Conversations = append(s.Conversations, c.view())
+		}
+	}
+	return s, nil
+}
+
+func (b *Bridge) unreadLocked() int {
+	n := 0
+	for _, c := range b.convs {
+		n += c.unread
+	}
+	return n
+}
+
+// unreadChanged calls OnUnread if the total changed. Not under mu.
+func (b *Bridge) unreadChanged() {
+	b.mu.Lock()
+	n := b.unreadLocked()
+	changed := n != b.lastUnread
+	b.lastUnread = n
+	b.mu.Unlock()
+	if changed && b.opts.OnUnread != nil {
+		b.opts.OnUnread(n)
+	}
+}
+
+func (c *conv) view() Conversation {
+	v := Conversation{ID: c.id, Kind: c.kind, Name: c.name, Unread: c.unread, HasOlder: c.oldest > 1}
+	if c.kind == KindRoom {
+		v.Members = append([]string{}, c.members...)
+	}
+	return v
+}
+
+// live returns the client and the connection's context, or not_connected.
+func (b *Bridge) live() (*client.Client, context.Context, int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cl == nil {
+		return nil, nil, 0, &protocol.Error{Code: CodeNotConnected, Message: "not connected to a server"}
+	}
+	return b.cl, b.ctx, b.gen, nil
+}
+
+// roomID and privateID are the conversation ids of a room and of a private chat.
+func roomID(room string) string    { return "r:" + protocol.Fold(room) }
+func privateID(user string) string { return "p:" + protocol.Fold(user) }
+
+// uiErr gives every error a code the UI can branch on.
+func uiErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if protocol.CodeOf(err) != "" {
+		return err
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &protocol.Error{Code: CodeUnavailable, Message: "the server did not answer in time"}
+	case errors.Is(err, client.ErrClosed), errors.Is(err, context.Canceled):
+		return &protocol.Error{Code: CodeNotConnected, Message: "the connection was closed"}
+	}
+	var ce *protocol.CloseError
+	if errors.As(err, &ce) {
+		return &protocol.Error{Code: CodeUnavailable, Message: "the server closed the session: " + ce.Reason}
+	}
+	return &protocol.Error{Code: CodeUnavailable, Message: err.Error()}
+}
+
+// messageOf is the human part of an error.
+func messageOf(err error) string {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return err.Error()
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

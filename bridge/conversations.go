@@ -1,0 +1,481 @@
+package bridge
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"parley/client"
+	"parley/protocol"
+)
+
+// pageSize is how many messages JoinRoom, OpenPrivate and LoadOlder ask for.
+const pageSize = protocol.DefaultHistory
+
+// pump turns the client's events into UI events until the client closes
+// its channel. One per connection.
+func (b *Bridge) pump(cl *client.Client, gen int64) {
+	defer b.wg.Done()
+	for ev := range cl.Events() {
+		b.handle(ev, gen)
+	}
+}
+
+func (b *Bridge) handle(ev client.Event, gen int64) {
+	var out []Event
+	b.mu.Lock()
+	if gen != b.gen {
+		b.mu.Unlock()
+		return
+	}
+	me := ""
+	if b.cl != nil {
+		me = b.cl.Name()
+	}
+	switch ev.Kind {
+	case client.EventMessage:
+		if ev.Message != nil {
+			out = b.messageLocked(ev.Message, me)
+		}
+	case client.EventJoined, client.EventLeft:
+		c := b.convs[roomID(ev.Room)]
+		if c == nil || ev.User == "" {
+			break
+		}
+		kind := MsgJoined
+		if ev.Kind == client.EventJoined {
+			c.members = addMember(c.members, ev.User)
+		} else {
+			kind = MsgLeft
+			c.members = removeMember(c.members, ev.User)
+		}
+		v := c.view()
+		out = append(out, Event{Kind: EvConversation, Conv: c.id, Conversation: &v},
+			Event{Kind: EvMessage, Conv: c.id, Message: &Message{Conv: c.id, Kind: kind, From: ev.User, Room: c.name, TS: protocol.FormatTime(time.Now())}})
+	case client.EventMembers:
+		if c := b.convs[roomID(ev.Room)]; c != nil {
+			c.members = sortedMembers(ev.Members)
+			v := c.view()
+			out = append(out, Event{Kind: EvConversation, Conv: c.id, Conversation: &v})
+		}
+	case client.EventTyping:
+		if c := b.convs[roomID(ev.Room)]; c != nil && ev.User != "" && protocol.Fold(ev.User) != protocol.Fold(me) {
+			out = append(out, Event{Kind: EvTyping, Conv: c.id, User: ev.User})
+		}
+	case client.EventState:
+		b.state, b.transport = string(ev.State), ev.Transport
+		if ev.State != client.StateConnected {
+			b.transport = ""
+		}
+		b.mu.Unlock()
+		b.pushState()
+		return
+	case client.EventEpoch:
+		id := roomID(ev.Room)
+		if ev.Room == "" {
+			id = privateID(ev.With)
+		}
+		if c := b.convs[id]; c != nil {
+			c.oldest = 0
+			out = append(out, Event{Kind: EvNotice, Conv: id, Level: "warn", Text: "The server lost the history of " + c.name + "; older messages are gone."},
+				Event{Kind: EvMessage, Conv: id, Message: &Message{Conv: id, Kind: MsgNotice, Text: "Older messages are gone: the server lost its history.", TS: protocol.FormatTime(time.Now())}})
+			for i := range ev.History {
+				out = append(out, b.messageLocked(&ev.History[i], me)...)
+			}
+		}
+	case client.EventError:
+		if ev.Err != nil {
+			out = append(out, Event{Kind: EvNotice, Level: "warn", Text: messageOf(ev.Err)})
+		}
+	}
+	b.mu.Unlock()
+	b.em.push(out...)
+	b.unreadChanged()
+}
+
+// messageLocked files an arriving message and returns the UI events.
+func (b *Bridge) messageLocked(m *client.Message, me string) []Event {
+	mine := me != "" && protocol.Fold(m.From) == protocol.Fold(me)
+	if m.Broadcast {
+		var out []Event
+		for _, c := range b.convs {
+			if c.kind != KindRoom {
+				continue
+			}
+			msg := toMessage(c.id, m, mine)
+			msg.Kind = MsgBroadcast
+			out = append(out, Event{Kind: EvMessage, Conv: c.id, Message: &msg})
+		}
+		return out
+	}
+	var c *conv
+	var out []Event
+	if m.Private() {
+		other := m.With
+		if other == "" {
+			other = m.From
+			if mine {
+				other = m.To
+			}
+		}
+		id := privateID(other)
+		c = b.convs[id]
+		if c == nil {
+			c = &conv{id: id, kind: KindPrivate, name: other}
+			b.convs[id] = c
+		}
+		if m.Room != "" {
+			c.via = m.Room
+		}
+	} else {
+		c = b.convs[roomID(m.Room)]
+		if c == nil {
+			return nil // a room left meanwhile
+		}
+	}
+	if m.Seq > 0 && (c.oldest == 0 || m.Seq < c.oldest) {
+		c.oldest = m.Seq
+	}
+	if !mine && !(b.active == c.id && b.focused) {
+		c.unread++
+	}
+	msg := toMessage(c.id, m, mine)
+	v := c.view()
+	out = append(out, Event{Kind: EvConversation, Conv: c.id, Conversation: &v}, Event{Kind: EvMessage, Conv: c.id, Message: &msg})
+	return out
+}
+
+func toMessage(id string, m *client.Message, mine bool) Message {
+	out := Message{Conv: id, Kind: MsgText, Seq: m.Seq, From: m.From, To: m.To, Room: m.Room, Text: m.Text, Mine: mine}
+	if !m.TS.IsZero() {
+		out.TS = protocol.FormatTime(m.TS)
+	}
+	if m.Image != nil {
+		out.Kind = MsgImage
+		out.Image = imageOf(m.Image)
+	}
+	return out
+}
+
+func imageOf(im *protocol.ImageMeta) *Image {
+	if im == nil {
+		return nil
+	}
+	return &Image{ID: im.ID, Mime: im.Mime, W: im.W, H: im.H, Size: im.Size, Name: im.Name}
+}
+
+func addMember(ms []string, u string) []string {
+	k := protocol.Fold(u)
+	for _, m := range ms {
+		if protocol.Fold(m) == k {
+			return ms
+		}
+	}
+	return sortedMembers(append(ms, u))
+}
+
+func removeMember(ms []string, u string) []string {
+	k := protocol.Fold(u)
+	out := ms[:0:0]
+	for _, m := range ms {
+		if protocol.Fold(m) != k {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func sortedMembers(ms []string) []string {
+	out := append([]string{}, ms...)
+	sort.Slice(out, func(i, j int) bool { return protocol.Fold(out[i]) < protocol.Fold(out[j]) })
+	return out
+}
+
+func requestCtx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, RequestTimeout)
+}
+
+// JoinRoom joins (or creates) a room and returns its recent messages.
+func (b *Bridge) JoinRoom(room string) (Page, error) {
+	room, err := protocol.CleanRoom(strings.TrimSpace(room))
+	if err != nil {
+		return Page{}, err
+	}
+	cl, cctx, gen, err := b.live()
+	if err != nil {
+		return Page{}, err
+	}
+	ctx, cancel := requestCtx(cctx)
+	defer cancel()
+	res, err := cl.Join(ctx, room)
+	if err != nil {
+		return Page{}, uiErr(err)
+	}
+	me := cl.Name()
+	b.mu.Lock()
+	if gen != b.gen {
+		b.mu.Unlock()
+		return Page{}, &protocol.Error{Code: CodeNotConnected, Message: "the connection was closed"}
+	}
+	id := roomID(res.Room)
+	c := b.convs[id]
+	if c == nil {
+		c = &conv{id: id, kind: KindRoom, name: res.Room}
+		b.convs[id] = c
+	}
+	c.members = sortedMembers(res.Members)
+	page := Page{Messages: make([]Message, 0, len(res.History))}
+	for i := range res.History {
+		m := &res.History[i]
+		page.Messages = append(page.Messages, toMessage(id, m, protocol.Fold(m.From) == protocol.Fold(me)))
+		if m.Seq > 0 && (c.oldest == 0 || m.Seq < c.oldest) {
+			c.oldest = m.Seq
+		}
+	}
+	page.Conversation = c.view()
+	page.HasOlder = page.Conversation.HasOlder
+	v := page.Conversation
+	b.mu.Unlock()
+	b.em.push(Event{Kind: EvConversation, Conv: id, Conversation: &v})
+	return page, nil
+}
+
+// LeaveRoom leaves a room conversation and forgets it.
+func (b *Bridge) LeaveRoom(id string) (Status, error) {
+	cl, cctx, _, err := b.live()
+	if err != nil {
+		return Status{}, err
+	}
+	c, err := b.lookup(id, KindRoom)
+	if err != nil {
+		return Status{}, err
+	}
+	ctx, cancel := requestCtx(cctx)
+	defer cancel()
+	if err := cl.Leave(ctx, c.name); err != nil && protocol.CodeOf(err) != protocol.CodeNotMember {
+		return Status{}, uiErr(err)
+	}
+	b.forget(id)
+	return b.Status()
+}
+
+// ClosePrivate closes a private chat's tab. It opens again when a new
+// message arrives.
+func (b *Bridge) ClosePrivate(id string) (Status, error) {
+	if _, err := b.lookup(id, KindPrivate); err != nil {
+		return Status{}, err
+	}
+	b.forget(id)
+	return b.Status()
+}
+
+func (b *Bridge) forget(id string) {
+	b.mu.Lock()
+	delete(b.convs, id)
+	if b.active == id {
+		b.active = ""
+	}
+	b.mu.Unlock()
+	b.em.push(Event{Kind: EvClosed, Conv: id})
+	b.unreadChanged()
+}
+
+// lookup returns a copy of an open conversation, checking its kind (""
+// for either).
+func (b *Bridge) lookup(id, kind string) (conv, error) {
+	if len(id) > 2+4*protocol.MaxRoomLen*3 {
+		return conv{}, protocol.Errorf(protocol.CodeBadRequest, "no such conversation")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := b.convs[id]
+	if c == nil || (kind != "" && c.kind != kind) {
+		return conv{}, protocol.Errorf(protocol.CodeBadRequest, "no such conversation")
+	}
+	cp := *c
+	cp.members = append([]string{}, c.members...)
+	return cp, nil
+}
+
+// OpenPrivate opens (or shows) the private chat with a user and returns
+// its recent messages.
+func (b *Bridge) OpenPrivate(name string) (Page, error) {
+	name, err := protocol.CleanName(strings.TrimSpace(name))
+	if err != nil {
+		return Page{}, err
+	}
+	cl, cctx, gen, err := b.live()
+	if err != nil {
+		return Page{}, err
+	}
+	me := cl.Name()
+	if protocol.Fold(name) == protocol.Fold(me) {
+		return Page{}, protocol.Errorf(protocol.CodeBadRequest, "that is you")
+	}
+	ctx, cancel := requestCtx(cctx)
+	defer cancel()
+	hp, herr := cl.History(ctx, client.HistoryQuery{With: name, Before: protocol.Int64(protocol.MaxID), Limit: pageSize})
+	b.mu.Lock()
+	if gen != b.gen {
+		b.mu.Unlock()
+		return Page{}, &protocol.Error{Code: CodeNotConnected, Message: "the connection was closed"}
+	}
+	id := privateID(name)
+	c := b.convs[id]
+	if c == nil {
+		c = &conv{id: id, kind: KindPrivate, name: name}
+		b.convs[id] = c
+	}
+	page := Page{}
+	if herr == nil {
+		for i := range hp.Messages {
+			m := &hp.Messages[i]
+			if i == 0 && m.From != "" && protocol.Fold(m.From) != protocol.Fold(me) {
+				c.name = m.From // as the other user spells it
+			}
+			page.Messages = append(page.Messages, toMessage(id, m, protocol.Fold(m.From) == protocol.Fold(me)))
+			if m.Seq > 0 && (c.oldest == 0 || m.Seq < c.oldest) {
+				c.oldest = m.Seq
+			}
+			if m.Room != "" && c.via == "" {
+				c.via = m.Room
+			}
+		}
+	}
+	page.Conversation = c.view()
+	page.HasOlder = page.Conversation.HasOlder
+	v := page.Conversation
+	b.mu.Unlock()
+	if page.Messages == nil {
+		page.Messages = []Message{}
+	}
+	b.em.push(Event{Kind: EvConversation, Conv: id, Conversation: &v})
+	return page, nil
+}
+
+// LoadOlder returns the page of messages before the oldest one shown.
+func (b *Bridge) LoadOlder(id string) (Page, error) {
+	cl, cctx, _, err := b.live()
+	if err != nil {
+		return Page{}, err
+	}
+	c, err := b.lookup(id, "")
+	if err != nil {
+		return Page{}, err
+	}
+	if c.oldest <= 1 {
+		return Page{Conversation: c.view(), Messages: []Message{}}, nil
+	}
+	q := client.HistoryQuery{Before: protocol.Int64(c.oldest), Limit: pageSize}
+	if c.kind == KindRoom {
+		q.Room = c.name
+	} else {
+		q.With = c.name
+	}
+	ctx, cancel := requestCtx(cctx)
+	defer cancel()
+	hp, err := cl.History(ctx, q)
+	if err != nil {
+		return Page{}, uiErr(err)
+	}
+	me := cl.Name()
+	page := Page{Messages: make([]Message, 0, len(hp.Messages))}
+	b.mu.Lock()
+	cur := b.convs[id]
+	for i := range hp.Messages {
+		m := &hp.Messages[i]
+		page.Messages = append(page.Messages, toMessage(id, m, protocol.Fold(m.From) == protocol.Fold(me)))
+		if cur != nil && m.Seq > 0 && m.Seq < cur.oldest {
+			cur.oldest = m.Seq
+		}
+	}
+	if cur != nil {
+		if len(hp.Messages) == 0 {
+			cur.oldest = 1 // nothing older is kept
+		}
+		page.Conversation = cur.view()
+	} else {
+		page.Conversation = c.view()
+	}
+	b.mu.Unlock()
+	page.HasOlder = page.Conversation.HasOlder
+	return page, nil
+}
+
+// Members asks the server for a room's members and updates the conversation.
+func (b *Bridge) Members(id string) ([]string, error) {
+	cl, cctx, _, err := b.live()
+	if err != nil {
+		return nil, err
+	}
+	c, err := b.lookup(id, KindRoom)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := requestCtx(cctx)
+	defer cancel()
+	ms, err := cl.Users(ctx, c.name)
+	if err != nil {
+		return nil, uiErr(err)
+	}
+	ms = sortedMembers(ms)
+	b.mu.Lock()
+	var v Conversation
+	cur := b.convs[id]
+	if cur != nil {
+		cur.members = ms
+		v = cur.view()
+	}
+	b.mu.Unlock()
+	if cur != nil {
+		b.em.push(Event{Kind: EvConversation, Conv: id, Conversation: &v})
+	}
+	return ms, nil
+}
+
+// ServerRooms lists the rooms of the server that have members.
+func (b *Bridge) ServerRooms() ([]RoomEntry, error) {
+	cl, cctx, _, err := b.live()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := requestCtx(cctx)
+	defer cancel()
+	rs, err := cl.Rooms(ctx)
+	if err != nil {
+		return nil, uiErr(err)
+	}
+	out := make([]RoomEntry, 0, len(rs))
+	b.mu.Lock()
+	for _, r := range rs {
+		_, joined := b.convs[roomID(r.Room)]
+		out = append(out, RoomEntry{Room: r.Room, Members: r.Members, Joined: joined})
+	}
+	b.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return protocol.Fold(out[i].Room) < protocol.Fold(out[j].Room) })
+	return out, nil
+}
+
+// SetActive says which conversation is on screen and whether the window
+// has the focus; the active conversation of a focused window has no
+// unread messages.
+func (b *Bridge) SetActive(id string, focused bool) (Status, error) {
+	var ev []Event
+	b.mu.Lock()
+	if c := b.convs[id]; c != nil {
+		b.active = id
+		if focused && c.unread != 0 {
+			c.unread = 0
+			v := c.view()
+			ev = append(ev, Event{Kind: EvConversation, Conv: id, Conversation: &v})
+		}
+	} else if id == "" {
+		b.active = ""
+	}
+	b.focused = focused
+	b.mu.Unlock()
+	b.em.push(ev...)
+	b.unreadChanged()
+	return b.Status()
+}
