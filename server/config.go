@@ -1,0 +1,150 @@
+package server
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"parley/protocol"
+)
+
+// Default values of the Config fields whose zero value means "default".
+const (
+	// DefaultQueueSize is the default bound of a member's outbound queue, in frames.
+	DefaultQueueSize = 1024
+	// DefaultRate is the default sustained rate of requests per session, per second.
+	DefaultRate = 50
+	// DefaultBurst is the default burst of requests per session.
+	DefaultBurst = 200
+	// DefaultBroadcastRate is the default sustained rate of broadcasts per user, per second.
+	DefaultBroadcastRate = 0.2
+	// DefaultBroadcastBurst is the default burst of broadcasts per user.
+	DefaultBroadcastBurst = 3
+	// DefaultAbuseLimit is how many rate_limited answers in a row close a session with 4005.
+	DefaultAbuseLimit = 100
+	// DefaultIdleTimeout is the QUIC idle timeout.
+	DefaultIdleTimeout = 60 * time.Second
+	// DefaultShutdownGrace is how long Serve's own shutdown (when its context
+	// ends) waits for sessions to close.
+	DefaultShutdownGrace = 10 * time.Second
+	// DefaultMaxStreams is the default number of concurrent client-opened
+	// streams per session (bidirectional and unidirectional each): the control
+	// stream, uploads and fetches in flight.
+	DefaultMaxStreams = 16
+)
+
+// Config configures a Server. The zero value is a working server: default
+// limits, an in-memory store, a self-signed certificate, no web client.
+type Config struct {
+	// Name is the server name shown to clients in the hello answer ("parley" when empty).
+	Name string
+	// Version is the server version shown to clients.
+	Version string
+	// Limits are the announced and enforced limits. Zero fields take
+	// protocol.DefaultLimits; Frame is always protocol.MaxFrame.
+	Limits protocol.Limits
+
+	// Store keeps history, identities, nonces and images. Nil: an in-memory
+	// store (NewMemoryStore), closed by Shutdown. A given Store is not closed
+	// by the server.
+	Store Store
+
+	// TLS, if set, is the TLS configuration of both the QUIC and the TCP
+	// listener (it must provide a certificate through Certificates or
+	// GetCertificate). Nil: CertFile/KeyFile if set, else a self-signed
+	// certificate from internal/certs, renewed before it expires.
+	TLS *tls.Config
+	// CertFile and KeyFile are PEM files of the certificate and its key.
+	CertFile, KeyFile string
+	// Hosts are extra DNS names or IP addresses of a self-signed certificate.
+	Hosts []string
+
+	// AllowedOrigins lists the browser origins ("https://chat.example.org")
+	// accepted besides the server's own; "*" accepts any. Requests without an
+	// Origin header are always accepted.
+	AllowedOrigins []string
+
+	// Web is served at / on the TCP port (and over HTTP/3). Nil: 404.
+	Web http.Handler
+
+	// Logger receives the server's logs. Nil: slog.Default().
+	Logger *slog.Logger
+
+	// Rate is the sustained requests per second per session (typing
+	// included); Burst its burst. Zero: DefaultRate/DefaultBurst. Negative
+	// Rate: unlimited.
+	Rate  float64
+	Burst int
+	// BroadcastRate and BroadcastBurst limit broadcasts per user. Zero:
+	// defaults. Negative BroadcastRate: unlimited.
+	BroadcastRate  float64
+	BroadcastBurst int
+	// AbuseLimit is how many rate_limited answers in a row close a session
+	// with 4005. Zero: DefaultAbuseLimit; negative: never.
+	AbuseLimit int
+
+	// QueueSize bounds each session's outbound queue, in frames. A session
+	// whose queue is full is closed with 4001. Zero: DefaultQueueSize.
+	QueueSize int
+
+	// HelloTimeout is how long a session may take to complete hello (and
+	// auth) before it is closed with 4003. Zero: protocol.HelloTimeout.
+	HelloTimeout time.Duration
+	// IdleTimeout is the QUIC idle timeout. Zero: DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxStreams is how many streams of each direction a client may have
+	// open at once in a session. Zero: DefaultMaxStreams.
+	MaxStreams int
+
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = "parley"
+	}
+	d := protocol.DefaultLimits()
+	if c.Limits.Text <= 0 {
+		c.Limits.Text = d.Text
+	}
+	if c.Limits.Image <= 0 {
+		c.Limits.Image = d.Image
+	}
+	c.Limits.Frame = protocol.MaxFrame
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.Burst <= 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.BroadcastRate == 0 {
+		c.BroadcastRate = DefaultBroadcastRate
+	}
+	if c.BroadcastBurst <= 0 {
+		c.BroadcastBurst = DefaultBroadcastBurst
+	}
+	if c.AbuseLimit == 0 {
+		c.AbuseLimit = DefaultAbuseLimit
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.HelloTimeout <= 0 {
+		c.HelloTimeout = protocol.HelloTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = DefaultMaxStreams
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}

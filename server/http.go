@@ -1,0 +1,81 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// newMux builds the HTTP handler shared by TCP, HTTP/3 and in-process
+// connections: /parley (WebTransport CONNECT or WebSocket upgrade),
+// /healthz, and Config.Web at /.
+func (s *Server) newMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/parley", s.serveParley)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	if s.cfg.Web != nil {
+		mux.Handle("/", s.cfg.Web)
+	} else {
+		mux.Handle("/", http.NotFoundHandler())
+	}
+	return mux
+}
+
+// Handler returns the server's HTTP handler for the TCP side: /parley
+// (WebSocket), /healthz and Config.Web at /, with an Alt-Svc header
+// advertising HTTP/3 on the same port once the server listens.
+func (s *Server) Handler() http.Handler { return s.tcpHand }
+
+func (s *Server) altSvc(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		port := s.port
+		s.mu.Unlock()
+		if port != 0 {
+			w.Header().Set("Alt-Svc", altSvcValue(port))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// serveParley accepts a session: WebTransport (extended CONNECT over
+// HTTP/3) or WebSocket (upgrade over HTTP/1.1 or in-process).
+func (s *Server) serveParley(w http.ResponseWriter, r *http.Request) {
+	if !s.originAllowed(r) {
+		s.metrics.rejected.Add(1)
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	if r.Method == http.MethodConnect {
+		s.serveWebTransport(w, r)
+		return
+	}
+	s.serveWebSocket(w, r)
+}
+
+// originAllowed implements PROTOCOL.md section 1: no Origin → accepted; an
+// Origin equal to the server's own (the request's host, https, or http
+// without TLS) or in Config.AllowedOrigins → accepted; else rejected.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	for _, a := range s.cfg.AllowedOrigins {
+		if a == "*" || strings.EqualFold(strings.TrimRight(a, "/"), origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	scheme := "https"
+	if r.TLS == nil && r.ProtoMajor < 3 {
+		scheme = "http"
+	}
+	return strings.EqualFold(u.Scheme, scheme) && strings.EqualFold(u.Host, r.Host)
+}

@@ -1,0 +1,321 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/time/rate"
+
+	"parley/protocol"
+)
+
+// hub holds the server's shared state: the users online, the rooms and the
+// private conversations in use.
+//
+// Lock order (never take an earlier lock while holding a later one):
+//
+//	conv.mu  →  room.fanMu  →  hub.mu  →  hub.nonceMu
+//
+// conv.mu serialises a conversation's seq assignment and Store.Append (the
+// store may call done inside Append, so done callbacks never take conv.mu);
+// room.fanMu guards a room's members and its durable seq, and is held
+// while a room message fans out; hub.mu guards the maps below and each
+// user's session set.
+type hub struct {
+	s *Server
+
+	mu    sync.RWMutex
+	users map[string]*user  // online users by folded name
+	rooms map[string]*room  // by folded name; kept once created
+	pairs map[ConvID]*pconv // private conversations in use
+
+	nonceMu  sync.Mutex
+	inflight map[string]*inflight // owner + "\x00" + nonce of say/image not yet durable
+}
+
+func newHub(s *Server) *hub {
+	return &hub{
+		s:        s,
+		users:    make(map[string]*user),
+		rooms:    make(map[string]*room),
+		pairs:    make(map[ConvID]*pconv),
+		inflight: make(map[string]*inflight),
+	}
+}
+
+// user is a user online: one or more sessions (several only for an identity).
+type user struct {
+	key   string // folded name
+	name  string // display name
+	pub   ed25519.PublicKey
+	guest bool
+	bcast *rate.Limiter // broadcasts, per user
+
+	// under hub.mu:
+	sessions map[*session]struct{}
+	pairs    map[ConvID]struct{} // a guest's private conversations, dropped when it leaves
+}
+
+// seqConv is a conversation's sequence: the seq last assigned and the
+// store state it comes from.
+type seqConv struct {
+	id     ConvID
+	mu     sync.Mutex
+	loaded bool
+	seq    int64 // last assigned
+	epoch  string
+	name   string
+	reload atomic.Bool // a store failure: reload before assigning again
+}
+
+// load reads the conversation's state from the store if needed. Called with c.mu held.
+func (c *seqConv) load(ctx context.Context, st Store, name string) (ConvState, error) {
+	if c.loaded && !c.reload.Load() {
+		return ConvState{Conv: c.id, Name: c.name, Seq: c.seq, Epoch: c.epoch}, nil
+	}
+	state, err := st.Conv(ctx, c.id, name)
+	if err != nil {
+		return ConvState{}, err
+	}
+	c.loaded = true
+	c.reload.Store(false)
+	c.seq, c.epoch, c.name = state.Seq, state.Epoch, state.Name
+	if c.name == "" {
+		c.name = name
+	}
+	return state, nil
+}
+
+// room is a room: its sequence, members and fan-out.
+type room struct {
+	seqConv
+	key string
+
+	fanMu     sync.Mutex
+	durable   int64 // latest seq whose Append succeeded
+	members   map[*session]*member
+	userCount map[string]int    // sessions in the room per folded user name
+	userName  map[string]string // display name per folded user name
+}
+
+// member is a session in a room. While held is non-nil the session is
+// joining: events are kept back until its join answer is queued.
+type member struct {
+	ss   *session
+	held [][]byte
+}
+
+// pconv is a private conversation between two users.
+type pconv struct {
+	seqConv
+	a, b string // folded names
+}
+
+// room returns the room with folded name key, creating and loading it.
+func (h *hub) room(ctx context.Context, key, name string) (*room, error) {
+	h.mu.Lock()
+	r := h.rooms[key]
+	if r == nil {
+		r = &room{
+			seqConv:   seqConv{id: RoomConv(key)},
+			key:       key,
+			members:   make(map[*session]*member),
+			userCount: make(map[string]int),
+			userName:  make(map[string]string),
+		}
+		h.rooms[key] = r
+	}
+	h.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.loaded {
+		st, err := r.load(ctx, h.s.store, name)
+		if err != nil {
+			return nil, err
+		}
+		r.fanMu.Lock()
+		r.durable = st.Seq
+		r.fanMu.Unlock()
+	}
+	return r, nil
+}
+
+// findRoom returns the room with folded name key if it exists.
+func (h *hub) findRoom(key string) *room {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.rooms[key]
+}
+
+// pair returns the private conversation of the users a and b (folded).
+func (h *hub) pair(a, b string) *pconv {
+	id := PairConv(a, b)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.pairs[id]
+	if p == nil {
+		p = &pconv{seqConv: seqConv{id: id}, a: a, b: b}
+		h.pairs[id] = p
+	}
+	// A guest's private conversations end with its session.
+	for _, k := range []string{a, b} {
+		if u := h.users[k]; u != nil && u.guest {
+			u.pairs[id] = struct{}{}
+		}
+	}
+	return p
+}
+
+// online returns the user with folded name key, or nil.
+func (h *hub) online(key string) *user {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.users[key]
+}
+
+// addSession makes ss a session of the user named name (folded key), or
+// fails with name_taken when the name is held by someone else.
+func (h *hub) addSession(ss *session, key, name string, pub ed25519.PublicKey) (*user, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	u := h.users[key]
+	if u != nil {
+		if pub == nil || u.guest || !u.pub.Equal(pub) {
+			return nil, protocol.Errorf(protocol.CodeNameTaken, "the name %s is in use", u.name)
+		}
+	} else {
+		u = &user{
+			key: key, name: name, pub: pub, guest: pub == nil,
+			sessions: make(map[*session]struct{}),
+			pairs:    make(map[ConvID]struct{}),
+			bcast:    newLimiter(h.s.cfg.BroadcastRate, h.s.cfg.BroadcastBurst),
+		}
+		h.users[key] = u
+	}
+	u.sessions[ss] = struct{}{}
+	return u, nil
+}
+
+// removeSession forgets ss; it returns the guest's private conversations
+// to drop when ss was a guest's session.
+func (h *hub) removeSession(ss *session, u *user) []ConvID {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(u.sessions, ss)
+	if len(u.sessions) > 0 {
+		return nil
+	}
+	if h.users[u.key] == u {
+		delete(h.users, u.key)
+	}
+	if !u.guest {
+		return nil
+	}
+	var drop []ConvID
+	for id := range u.pairs {
+		drop = append(drop, id)
+		delete(h.pairs, id)
+	}
+	return drop
+}
+
+// sessionsOf returns the sessions of the users with the given folded names.
+func (h *hub) sessionsOf(keys ...string) []*session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []*session
+	for _, k := range keys {
+		if u := h.users[k]; u != nil {
+			for ss := range u.sessions {
+				out = append(out, ss)
+			}
+		}
+	}
+	return out
+}
+
+// allSessions returns every session that completed hello.
+func (h *hub) allSessions() []*session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []*session
+	for _, u := range h.users {
+		for ss := range u.sessions {
+			out = append(out, ss)
+		}
+	}
+	return out
+}
+
+// roomList returns every room that has members, sorted by name.
+func (h *hub) roomList() []protocol.RoomInfo {
+	h.mu.RLock()
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.RUnlock()
+	var out []protocol.RoomInfo
+	for _, r := range rooms {
+		r.fanMu.Lock()
+		n := len(r.userCount)
+		r.fanMu.Unlock()
+		if n > 0 {
+			out = append(out, protocol.RoomInfo{Room: r.name, Members: n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Room < out[j].Room })
+	return out
+}
+
+// memberNames returns the display names of a room's users. Called with r.fanMu held.
+func (r *room) memberNames() []string {
+	names := make([]string, 0, len(r.userName))
+	for _, n := range r.userName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// hasUser reports whether the user (folded name) is in the room through any session.
+func (r *room) hasUser(key string) bool {
+	r.fanMu.Lock()
+	defer r.fanMu.Unlock()
+	return r.userCount[key] > 0
+}
+
+// isMember reports whether ss is in the room.
+func (r *room) isMember(ss *session) bool {
+	r.fanMu.Lock()
+	defer r.fanMu.Unlock()
+	return r.members[ss] != nil
+}
+
+// deliver queues an encoded event to a member, or keeps it back while the
+// member is joining. Called with r.fanMu held.
+func (r *room) deliver(m *member, frame []byte, limit int) {
+	if m.held != nil {
+		if len(m.held) >= limit {
+			m.ss.srv.metrics.drop("queue_full")
+			m.ss.close(protocol.CloseTooSlow, "outbound queue full")
+			return
+		}
+		m.held = append(m.held, frame)
+		return
+	}
+	m.ss.send(frame)
+}
+
+func newLimiter(r float64, burst int) *rate.Limiter {
+	if r < 0 {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	return rate.NewLimiter(rate.Limit(r), burst)
+}
+
+// foldEq reports whether two names are the same after case folding.
+func foldEq(a, b string) bool { return a != "" && b != "" && protocol.Fold(a) == protocol.Fold(b) }

@@ -1,0 +1,216 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	"github.com/quic-go/webtransport-go"
+
+	"parley/protocol"
+)
+
+// wtServer is the UDP side: HTTP/3 with WebTransport. It is the only part
+// of the server that knows quic-go and webtransport-go.
+type wtServer struct {
+	h3 *http3.Server
+	wt *webtransport.Server
+}
+
+// quicConfig is the QUIC configuration, set deliberately:
+//   - stream limits: a session needs the control stream plus a few uploads
+//     and fetches in flight; HTTP/3 itself needs one request stream (the
+//     CONNECT) and three unidirectional streams (control, QPACK encoder and
+//     decoder). Anything more is a client hoarding server memory.
+//   - idle timeout: dead peers are noticed; the server keeps idle but alive
+//     sessions open with keep-alives (a third of the idle timeout), so NAT
+//     bindings survive quiet rooms.
+//   - 0-RTT off (Allow0RTT false): 0-RTT data can be replayed by an
+//     attacker, and every request here has effects (a say would be posted
+//     twice, a hello would take a name); one round trip is cheap next to that.
+func (s *Server) quicConfig() *quic.Config {
+	return &quic.Config{
+		MaxIdleTimeout:                   s.cfg.IdleTimeout,
+		KeepAlivePeriod:                  s.cfg.IdleTimeout / 3,
+		MaxIncomingStreams:               int64(s.cfg.MaxStreams) + 1,
+		MaxIncomingUniStreams:            int64(s.cfg.MaxStreams) + 3,
+		Allow0RTT:                        false,
+		EnableDatagrams:                  true,
+		EnableStreamResetPartialDelivery: true,
+		HandshakeIdleTimeout:             10 * time.Second,
+	}
+}
+
+func (s *Server) newWTServer() *wtServer {
+	h3 := &http3.Server{
+		TLSConfig:  http3.ConfigureTLSConfig(s.tlsConf.Clone()),
+		QUICConfig: s.quicConfig(),
+		Handler:    s.handler,
+		Logger:     s.log,
+	}
+	wt := &webtransport.Server{
+		H3: h3,
+		// The origin was checked by serveParley (PROTOCOL.md section 1).
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	webtransport.ConfigureHTTP3Server(h3)
+	return &wtServer{h3: h3, wt: wt}
+}
+
+func (w *wtServer) serve(udp net.PacketConn) error { return w.wt.Serve(udp) }
+
+func (w *wtServer) close() { w.wt.Close() }
+
+// serveWebTransport upgrades an extended CONNECT to a WebTransport session
+// and runs it until it ends.
+func (s *Server) serveWebTransport(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	wt := s.wt
+	s.mu.Unlock()
+	if wt == nil || r.Proto != "webtransport" {
+		http.Error(w, "WebTransport only over HTTP/3", http.StatusBadRequest)
+		return
+	}
+	sess, err := wt.wt.Upgrade(w, r)
+	if err != nil {
+		s.log.Debug("webtransport upgrade failed", "remote", r.RemoteAddr, "err", err)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	s.runSession(&wtConn{sess: sess, remote: r.RemoteAddr, ready: make(chan struct{})})
+}
+
+// wtConn adapts a WebTransport session to conn.
+type wtConn struct {
+	sess   *webtransport.Session
+	remote string
+
+	readyOnce sync.Once
+	ready     chan struct{} // closed once the control stream is accepted
+	ctrl      *webtransport.Stream
+	reader    *protocol.Reader
+	buf       []byte // writer-owned coalescing buffer
+
+	closeOnce sync.Once
+}
+
+func (c *wtConn) ReadControl(ctx context.Context) ([]byte, io.Reader, error) {
+	if c.ctrl == nil {
+		str, err := c.sess.AcceptStream(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.ctrl = str
+		c.reader = protocol.NewReader(str)
+		c.readyOnce.Do(func() { close(c.ready) })
+	}
+	b, err := c.reader.Next()
+	return b, nil, err
+}
+
+func (c *wtConn) waitReady(ctx context.Context) error {
+	select {
+	case <-c.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.sess.Context().Done():
+		return net.ErrClosed
+	}
+}
+
+func (c *wtConn) WriteFrames(frames [][]byte) error {
+	select {
+	case <-c.ready:
+	default:
+		return errors.New("server: no control stream yet")
+	}
+	if len(frames) == 1 {
+		_, err := c.ctrl.Write(frames[0])
+		return err
+	}
+	c.buf = c.buf[:0]
+	for _, f := range frames {
+		c.buf = append(c.buf, f...)
+	}
+	_, err := c.ctrl.Write(c.buf)
+	if cap(c.buf) > 1<<20 {
+		c.buf = nil // do not keep a large burst's buffer
+	}
+	return err
+}
+
+func (c *wtConn) CloseControl() {
+	select {
+	case <-c.ready:
+		c.ctrl.Close()
+	default:
+	}
+}
+
+func (c *wtConn) AcceptUpload(ctx context.Context) (recvStream, error) {
+	if err := c.waitReady(ctx); err != nil {
+		return nil, err
+	}
+	str, err := c.sess.AcceptUniStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return wtRecv{str}, nil
+}
+
+func (c *wtConn) AcceptFetch(ctx context.Context) (bidiStream, error) {
+	if err := c.waitReady(ctx); err != nil {
+		return nil, err
+	}
+	str, err := c.sess.AcceptStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return wtBidi{str}, nil
+}
+
+func (c *wtConn) WriteBinary(context.Context, []byte, io.Reader, int64) error {
+	return errors.New("server: WebTransport fetches go on their own streams")
+}
+
+func (c *wtConn) Datagrams() bool { return true }
+
+func (c *wtConn) SendDatagram(b []byte) error { return c.sess.SendDatagram(b) }
+
+func (c *wtConn) ReceiveDatagram(ctx context.Context) ([]byte, error) {
+	return c.sess.ReceiveDatagram(ctx)
+}
+
+func (c *wtConn) Close(code protocol.CloseCode, reason string) {
+	c.closeOnce.Do(func() {
+		c.sess.CloseWithError(webtransport.SessionErrorCode(code), reason)
+	})
+}
+
+func (c *wtConn) Done() <-chan struct{} { return c.sess.Context().Done() }
+func (c *wtConn) Kind() string          { return "webtransport" }
+func (c *wtConn) RemoteAddr() string    { return c.remote }
+
+// streamCancelled is the stream error code the server uses to abandon a stream.
+const streamCancelled = 0
+
+type wtRecv struct{ *webtransport.ReceiveStream }
+
+func (s wtRecv) Cancel() { s.CancelRead(streamCancelled) }
+
+type wtBidi struct{ *webtransport.Stream }
+
+func (s wtBidi) Cancel() {
+	s.CancelRead(streamCancelled)
+	s.CancelWrite(streamCancelled)
+}
+
+var _ = slog.LevelDebug
