@@ -6,9 +6,49 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"sync"
 	"time"
 )
+
+// In the browser, a Config without a Dialer gets a BrowserDialer for
+// Config.Server: WebTransport pinned to Config.CertHash, then WebSocket.
+func init() {
+	newDefaultDialer = func(cfg Config) (Dialer, error) {
+		return NewBrowserDialer(cfg.Server, cfg.CertHash, cfg.FallbackAfter)
+	}
+}
+
+// NewBrowserDialer makes a BrowserDialer for server ("host:port",
+// "https://host:port", or "http://host:port" for a plain WebSocket only),
+// pinning certHash (hex SHA-256 of the certificate's DER; empty: none).
+// wtTimeout bounds the WebTransport attempt (zero: the default).
+func NewBrowserDialer(server, certHash string, wtTimeout time.Duration) (*BrowserDialer, error) {
+	plain := strings.HasPrefix(server, "http://") || strings.HasPrefix(server, "ws://")
+	hostport := server
+	for _, p := range []string{"https://", "http://", "wss://", "ws://"} {
+		hostport = strings.TrimPrefix(hostport, p)
+	}
+	hostport = strings.TrimSuffix(strings.TrimSuffix(hostport, "/parley"), "/")
+	if hostport == "" || strings.ContainsAny(hostport, "/?#@ ") {
+		return nil, fmt.Errorf("client: %q is not a server address", server)
+	}
+	if _, _, err := net.SplitHostPort(hostport); err != nil {
+		hostport = net.JoinHostPort(strings.Trim(hostport, "[]"), "4433")
+	}
+	d := &BrowserDialer{WebTransportTimeout: wtTimeout}
+	if certHash != "" {
+		d.CertHashes = []string{strings.ToLower(certHash)}
+	}
+	if plain {
+		d.WebSocketURL = "ws://" + hostport + "/parley"
+		return d, nil
+	}
+	d.WebTransportURL = "https://" + hostport + "/parley"
+	d.WebSocketURL = "wss://" + hostport + "/parley"
+	return d, nil
+}
 
 // DefaultWebTransportTimeout is how long BrowserDialer waits for a
 // WebTransport session before it tries WebSocket instead: long enough for

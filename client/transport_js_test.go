@@ -396,3 +396,27 @@ func itoa(i int) string {
 		}
 	}
 }
+
+func TestNewBrowserDialerURLs(t *testing.T) {
+	for _, tc := range []struct{ server, wt, ws string }{
+		{"127.0.0.1:4433", "https://127.0.0.1:4433/parley", "wss://127.0.0.1:4433/parley"},
+		{"https://chat.example.org:8443", "https://chat.example.org:8443/parley", "wss://chat.example.org:8443/parley"},
+		{"https://chat.example.org", "https://chat.example.org:4433/parley", "wss://chat.example.org:4433/parley"},
+		{"[::1]:9000", "https://[::1]:9000/parley", "wss://[::1]:9000/parley"},
+		{"http://inprocess:80", "", "ws://inprocess:80/parley"},
+	} {
+		d, err := NewBrowserDialer(tc.server, "", 0)
+		if err != nil || d.WebTransportURL != tc.wt || d.WebSocketURL != tc.ws {
+			t.Errorf("NewBrowserDialer(%q) = %+v, %v", tc.server, d, err)
+		}
+	}
+	for _, bad := range []string{"", "https://", "a b:1", "host/x:1", "u@host:1"} {
+		if _, err := NewBrowserDialer(bad, "", 0); err == nil {
+			t.Errorf("NewBrowserDialer(%q) accepted", bad)
+		}
+	}
+	d, _ := NewBrowserDialer("h:1", "ABCD", 0)
+	if len(d.CertHashes) != 1 || d.CertHashes[0] != "abcd" {
+		t.Errorf("hashes %v", d.CertHashes)
+	}
+}
