@@ -74,7 +74,7 @@ func (s *Server) serveWebTransport(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	wt := s.wt
 	s.mu.Unlock()
-	if wt == nil || r.Proto != "webtransport" {
+	if wt == nil || r.ProtoMajor != 3 {
 		http.Error(w, "WebTransport only over HTTP/3", http.StatusBadRequest)
 		return
 	}
