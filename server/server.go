@@ -272,8 +272,9 @@ func (s *Server) shutdown() {
 	s.waitSessions()
 	if wt != nil {
 		wt.close()
-	} else if udp != nil {
-		udp.Close()
+	}
+	if udp != nil {
+		udp.Close() // http3 does not close a PacketConn it was given; a restart on the same port needs it gone
 	}
 	s.wg.Wait()
 	if s.ownStore {
