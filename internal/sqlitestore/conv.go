@@ -15,6 +15,9 @@ import (
 // Conv returns a conversation's state, creating it (seq 0, a new epoch, the
 // given name; a pair's name is empty) when the store has never seen it.
 func (s *Store) Conv(ctx context.Context, id server.ConvID, name string) (server.ConvState, error) {
+	if s.down.Load() {
+		return server.ConvState{}, ErrClosed
+	}
 	st, err := s.convState(ctx, s.r, id)
 	if err == nil || !errors.Is(err, sql.ErrNoRows) {
 		return st, err
@@ -54,6 +57,9 @@ func (s *Store) convStateConn(ctx context.Context, q querier, id server.ConvID) 
 // History returns a page of a conversation, oldest first (see
 // server.HistoryQuery). An unknown conversation has no messages.
 func (s *Store) History(ctx context.Context, id server.ConvID, q server.HistoryQuery) ([]*server.Message, error) {
+	if s.down.Load() {
+		return nil, ErrClosed
+	}
 	if (q.Before == nil) == (q.Since == nil) {
 		return nil, errors.New("sqlitestore: history needs exactly one of Before and Since")
 	}
@@ -135,6 +141,9 @@ func (c *imageCols) meta() *protocol.ImageMeta {
 // server.ErrNotFound. For a message retention removed while its nonce is
 // still kept, the result carries Conv, Seq, TS, Image, Owner and Nonce only.
 func (s *Store) ByNonce(ctx context.Context, owner, nonce string) (*server.Message, error) {
+	if s.down.Load() {
+		return nil, ErrClosed
+	}
 	if nonce == "" {
 		return nil, server.ErrNotFound
 	}
@@ -183,6 +192,9 @@ func scanMessageConv(r scanner, conv *string) (*server.Message, error) {
 // name is key, with the other user's display name in Name (their folded name
 // when no message told it yet).
 func (s *Store) Conversations(ctx context.Context, key string) ([]server.ConvState, error) {
+	if s.down.Load() {
+		return nil, ErrClosed
+	}
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT c.id, c.seq, c.epoch, coalesce(nullif(c.b_name, ''), i.display, c.b_key)
 			FROM conversations c LEFT JOIN identities i ON i.key = c.b_key WHERE c.a_key = ?
@@ -269,6 +281,9 @@ func (s *Store) Bind(ctx context.Context, key, display string, pub ed25519.Publi
 
 // Bound returns the key the folded name key is bound to, or nil.
 func (s *Store) Bound(ctx context.Context, key string) (ed25519.PublicKey, error) {
+	if s.down.Load() {
+		return nil, ErrClosed
+	}
 	var pub []byte
 	err := s.r.QueryRowContext(ctx, `SELECT pub FROM identities WHERE key = ?`, key).Scan(&pub)
 	if errors.Is(err, sql.ErrNoRows) {

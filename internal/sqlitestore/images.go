@@ -52,6 +52,9 @@ type upload struct {
 
 // NewUpload starts storing an image's bytes in a temporary file.
 func (s *Store) NewUpload(ctx context.Context) (server.Upload, error) {
+	if s.down.Load() {
+		return nil, ErrClosed
+	}
 	f, err := os.CreateTemp(filepath.Join(s.dir, ImagesDir), uploadPrefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: new upload: %w", err)
@@ -133,6 +136,9 @@ func syncDir(dir string) error {
 
 // OpenImage opens an image's bytes by id, or fails with server.ErrNotFound.
 func (s *Store) OpenImage(ctx context.Context, id string) (io.ReadCloser, error) {
+	if s.down.Load() {
+		return nil, ErrClosed
+	}
 	if !validImageID(id) {
 		return nil, server.ErrNotFound
 	}
@@ -149,6 +155,9 @@ func (s *Store) OpenImage(ctx context.Context, id string) (io.ReadCloser, error)
 // ImageConvs lists the conversations an image was posted in (none for an
 // unknown image).
 func (s *Store) ImageConvs(ctx context.Context, id string) ([]server.ConvID, error) {
+	if s.down.Load() {
+		return nil, ErrClosed
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT c.id FROM image_posts p JOIN conversations c ON c.cid = p.cid
 		WHERE p.id = ? ORDER BY c.id`, id)
 	if err != nil {

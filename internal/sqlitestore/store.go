@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -78,6 +79,7 @@ type Store struct {
 	cond    *sync.Cond // signalled when the queue shrinks or the store closes
 	pending []*item
 	closed  bool
+	down    atomic.Bool   // set by Close: reads fail with ErrClosed
 	wake    chan struct{} // cap 1: something was queued or the store closes
 
 	nmu     sync.Mutex
@@ -259,6 +261,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
+		s.down.Store(true)
 		s.cond.Broadcast()
 		s.mu.Unlock()
 		close(s.stopRetain)
