@@ -3,6 +3,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -164,3 +165,7 @@ var (
 	_ = http.StatusOK
 	_ = protocol.Version
 )
+
+func bytesReader(b []byte) io.Reader { return bytesNewReader(b) }
+
+var bytesNewReader = bytes.NewReader
