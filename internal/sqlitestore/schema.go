@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"encoding/binary"
 	"fmt"
-	"net/url"
+	"io"
+	"os"
 
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -100,28 +102,34 @@ var SchemaVersion = len(migrations)
 // newer Parley.
 var ErrNewerSchema = errors.New("database was written by a newer Parley")
 
-// checkVersion reads an existing database's schema version through a
-// read-only connection, so that a database this build must refuse is left
-// exactly as it was.
+// checkVersion reads an existing database file's header, so that a
+// database this build must refuse is left exactly as it was (not even
+// opened by SQLite, which would add -wal and -shm files). A newer version
+// that is only in the WAL (a newer Parley crashed before a checkpoint) is
+// caught by migrate instead.
 func checkVersion(path string) error {
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(10000)")
+	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: open %s: %w", path, err)
+		return fmt.Errorf("sqlitestore: cannot read %s: %w", path, err)
 	}
-	defer db.Close()
-	var v, n int
-	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
-		return describeOpenErr(path, err)
+	defer f.Close()
+	var h [100]byte
+	n, err := io.ReadFull(f, h[:])
+	if n == 0 && errors.Is(err, io.EOF) {
+		return nil // an empty file is an empty database
 	}
-	// Reading the schema validates the header and the first page.
-	if err := db.QueryRow("SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
-		return describeOpenErr(path, err)
+	if err != nil || string(h[:16]) != "SQLite format 3\x00" {
+		return fmt.Errorf("sqlitestore: %s is corrupt or not a Parley database (no SQLite header)", path)
 	}
-	if v > SchemaVersion {
+	ps := int(binary.BigEndian.Uint16(h[16:18]))
+	if ps == 1 {
+		ps = 65536
+	}
+	if ps < 512 || ps&(ps-1) != 0 || h[21] != 64 || h[22] != 32 || h[23] != 32 {
+		return fmt.Errorf("sqlitestore: %s is corrupt or not a Parley database (bad SQLite header)", path)
+	}
+	if v := int(binary.BigEndian.Uint32(h[60:64])); v > SchemaVersion {
 		return fmt.Errorf("sqlitestore: %s: %w (schema %d); this build knows up to %d", path, ErrNewerSchema, v, SchemaVersion)
-	}
-	if v == 0 && n > 0 {
-		return fmt.Errorf("sqlitestore: %s is not a Parley database (it has tables but no schema version)", path)
 	}
 	return nil
 }
@@ -135,6 +143,13 @@ func migrate(ctx context.Context, c *sql.Conn) error {
 	}
 	if v > SchemaVersion {
 		return fmt.Errorf("sqlitestore: %w (schema %d); this build knows up to %d", ErrNewerSchema, v, SchemaVersion)
+	}
+	var tables int
+	if err := c.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&tables); err != nil {
+		return err
+	}
+	if v == 0 && tables > 0 {
+		return errors.New("sqlitestore: the database is not a Parley database (it has tables but no schema version)")
 	}
 	for ; v < SchemaVersion; v++ {
 		if err := migrateStep(ctx, c, v); err != nil {
