@@ -58,6 +58,9 @@ func (e *emitter) push(evs ...Event) {
 	was := len(e.queue)
 	e.queue = append(e.queue, evs...)
 	if over := len(e.queue) - MaxPendingEvents; over > 0 {
+		// Drop the oldest, a tenth of the limit at a time so that a flood
+		// does not copy the queue on every push.
+		over += MaxPendingEvents / 10
 		e.queue = append(e.queue[:0:0], e.queue[over:]...)
 		e.dropped += over
 	}

@@ -32,7 +32,9 @@ func TestImageSendAndFetch(t *testing.T) {
 	if m.Kind != MsgImage || !m.Pending || m.Image.W != 16 || m.Image.H != 12 || m.Image.Mime != "image/png" {
 		t.Fatalf("pending image: %+v %+v", m, m.Image)
 	}
-	rec.waitFor(t, "progress", func(ev Event) bool { return ev.Kind == EvProgress && ev.Local == m.Local && ev.Sent == limit && ev.Total == limit })
+	rec.waitFor(t, "progress", func(ev Event) bool {
+		return ev.Kind == EvProgress && ev.Local == m.Local && ev.Sent == limit && ev.Total == limit
+	})
 	echo := rec.waitFor(t, "image message with id", func(ev Event) bool {
 		return ev.Kind == EvMessage && ev.Message.Local == m.Local && ev.Message.Image != nil && ev.Message.Image.ID != ""
 	})
