@@ -408,11 +408,15 @@ func (c *rawClient) closeCode() uint32 {
 		case <-time.After(waitTimeout):
 			c.t.Fatalf("%s: session not closed", c.name)
 		}
+		// The session's close error is what its stream operations return.
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		_, err := c.sess.AcceptStream(ctx)
 		var se *webtransport.SessionError
-		if errors.As(context.Cause(c.sess.Context()), &se) {
+		if errors.As(err, &se) {
 			return uint32(se.ErrorCode)
 		}
-		c.t.Fatalf("%s: session ended with %v", c.name, context.Cause(c.sess.Context()))
+		c.t.Fatalf("%s: session ended with %v", c.name, err)
 	}
 	select {
 	case <-c.gone:

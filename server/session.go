@@ -210,9 +210,12 @@ func (ss *session) writer() {
 		case <-ss.closing:
 			return
 		}
-		frames = append(frames[:0], f)
+		frames = frames[:0]
 		size := len(f)
 		graceful := len(f) == 0
+		if !graceful {
+			frames = append(frames, f)
+		}
 	drain:
 		for !graceful && len(frames) < maxBatchFrames && size < maxBatchBytes {
 			select {
@@ -226,9 +229,6 @@ func (ss *session) writer() {
 			default:
 				break drain
 			}
-		}
-		if graceful {
-			frames = frames[:len(frames)-1]
 		}
 		if len(frames) > 0 {
 			if err := ss.c.WriteFrames(frames); err != nil {
