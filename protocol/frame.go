@@ -63,7 +63,7 @@ type Frame struct {
 	Text      string     `json:"text,omitempty"`
 	Broadcast bool       `json:"broadcast,omitempty"`
 	Nonce     string     `json:"nonce,omitempty"`
-	Image     ImageField `json:"image,omitempty"`
+	Image     ImageField `json:"image,omitzero"`
 
 	// image upload header and fetch answer header
 	Size int64  `json:"size,omitempty"`
