@@ -1,0 +1,104 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"syscall/js"
+	"time"
+
+	"parley/bridge"
+	"parley/client"
+)
+
+// ClientName is what the browser client sends in hello.
+const ClientName = "parley-web/1"
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	page := readPageConfig()
+	ctx := context.Background()
+
+	ev := newEvents()
+	idCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	id, persistent, err := loadIdentity(idCtx)
+	cancel()
+	if err != nil {
+		log.Warn("parley: no identity key, connecting as a guest", "err", err)
+	}
+	opts := bridge.Options{
+		Emit:            ev.emit,
+		ClientName:      ClientName,
+		DefaultServer:   page.Server,
+		DefaultCertHash: page.CertHash,
+		Logger:          log,
+		Dial:            page.dial,
+	}
+	if id != nil {
+		opts.Identity = id
+	}
+	b := bridge.New(opts)
+	api := newAPI(b, ev, id, persistent)
+	js.Global().Set("parleyWasm", api.export())
+	select {} // the exports live as long as the page
+}
+
+// pageConfig is what the server told the page (/config.json, read by the
+// loader into globalThis.parleyConfig).
+type pageConfig struct {
+	Server       string
+	CertHash     string
+	WebTransport string
+	WebSocket    string
+}
+
+func readPageConfig() *pageConfig {
+	v := js.Global().Get("parleyConfig")
+	if v.Type() != js.TypeObject {
+		return &pageConfig{}
+	}
+	s := func(k string) string {
+		if x := v.Get(k); x.Type() == js.TypeString {
+			return x.String()
+		}
+		return ""
+	}
+	return &pageConfig{Server: s("server"), CertHash: s("certHash"), WebTransport: s("webtransport"), WebSocket: s("websocket")}
+}
+
+// dial opens a client. To the page's own server it uses the URLs the
+// server gave and refreshes the certificate hash from /config.json before
+// every reconnection (a self-signed certificate is renewed on the server
+// without a restart of the page).
+func (p *pageConfig) dial(ctx context.Context, cfg client.Config) (*client.Client, error) {
+	if cfg.Dialer == nil && p.Server != "" && cfg.Server == p.Server {
+		d := &client.BrowserDialer{WebTransportURL: p.WebTransport, WebSocketURL: p.WebSocket, WebTransportTimeout: cfg.FallbackAfter}
+		if cfg.CertHash != "" {
+			d.CertHashes = []string{cfg.CertHash}
+		}
+		cfg.Dialer = &refreshingDialer{d: d}
+	}
+	return client.Dial(ctx, cfg)
+}
+
+// refreshingDialer re-reads the certificate hash before each redial. The
+// client dials from one goroutine at a time.
+type refreshingDialer struct {
+	d      *client.BrowserDialer
+	dialed bool
+}
+
+// Dial refreshes the hash (after the first dial) and dials.
+func (r *refreshingDialer) Dial(ctx context.Context) (client.Conn, error) {
+	if r.dialed && len(r.d.CertHashes) > 0 {
+		fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if h, err := fetchCertHash(fctx); err == nil && h != "" {
+			r.d.CertHashes = []string{h}
+		}
+		cancel()
+	}
+	r.dialed = true
+	return r.d.Dial(ctx)
+}
