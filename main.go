@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"parley/internal/chatcmd"
 	"parley/internal/servecmd"
 )
 
@@ -55,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return servecmd.Run(ctx, args[1:], stdout, stderr)
 	case "chat":
-		return runChat(ctx, args[1:], os.Stdin, stdout, stderr)
+		return chatcmd.Run(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
