@@ -110,6 +110,8 @@ type rawClient struct {
 
 	nextID int64
 	events []*protocol.Frame // events read while waiting for an answer
+
+	gate sync.Mutex // held by a test to stop the read loop (a slow client)
 }
 
 // dialWT opens a raw WebTransport session.
@@ -147,6 +149,8 @@ func tryDialWT(addr, hash string, hdr http.Header) (*rawClient, error) {
 		defer close(c.gone)
 		r := protocol.NewReader(ctrl)
 		for {
+			c.gate.Lock()
+			c.gate.Unlock()
 			b, err := r.Next()
 			if err != nil {
 				c.readErr = err
