@@ -1,0 +1,246 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"parley/bridge"
+	"parley/client"
+	"parley/internal/lan"
+	"parley/protocol"
+	"parley/server"
+)
+
+// HostEvent is the name of the event that tells the UI the hosting state
+// (a HostInfo).
+const HostEvent = "parley:host"
+
+// DefaultHostAddr is where Host on LAN listens first.
+const DefaultHostAddr = ":4433"
+
+// HostRequest asks to host a server on the LAN.
+type HostRequest struct {
+	Room       string `json:"room"`       // the room the host opens (default "lobby")
+	Name       string `json:"name"`       // the host's display name (default: the saved one)
+	ServerName string `json:"serverName"` // shown to joiners (default: "<name>'s Parley")
+}
+
+// HostInfo is what the UI shows while hosting.
+type HostInfo struct {
+	Hosting    bool     `json:"hosting"`
+	ServerName string   `json:"serverName,omitempty"`
+	Port       int      `json:"port,omitempty"`
+	CertHash   string   `json:"certHash,omitempty"`
+	Link       string   `json:"link,omitempty"`
+	QR         string   `json:"qr,omitempty"` // PNG data: URL of Link
+	Addresses  []string `json:"addresses,omitempty"`
+	Announced  bool     `json:"announced"` // mDNS works; false: joiners need the link
+	Room       string   `json:"room,omitempty"`
+}
+
+// hosting is a running in-process server.
+type hosting struct {
+	srv    *server.Server
+	ann    *lan.Announcer
+	cancel context.CancelFunc
+	done   chan struct{}
+	info   HostInfo
+}
+
+// StartHosting starts a server on all interfaces, announces it on the LAN,
+// and joins it through an in-process connection (not QUIC to itself).
+func (a *App) StartHosting(req HostRequest) (HostInfo, error) {
+	a.hostMu.Lock()
+	defer a.hostMu.Unlock()
+	a.mu.Lock()
+	if a.host != nil {
+		info := a.host.info
+		a.mu.Unlock()
+		return info, nil
+	}
+	saved := a.set
+	a.mu.Unlock()
+
+	name := strings.TrimSpace(req.Name)
+	if name == "" {
+		name = saved.Name
+	}
+	name, err := protocol.CleanName(name)
+	if err != nil {
+		return HostInfo{}, err
+	}
+	room := strings.TrimSpace(req.Room)
+	if room == "" {
+		room = "lobby"
+	}
+	if room, err = protocol.CleanRoom(room); err != nil {
+		return HostInfo{}, err
+	}
+	serverName := strings.TrimSpace(req.ServerName)
+	if serverName == "" {
+		serverName = name + "'s Parley"
+	}
+	if len(serverName) > lan.MaxNameBytes {
+		return HostInfo{}, protocol.Errorf(protocol.CodeBadRequest, "the server name is too long")
+	}
+
+	srv, err := server.New(server.Config{Name: serverName, Version: ClientName, Hosts: hostNames(), Logger: a.log})
+	if err != nil {
+		return HostInfo{}, unavailable("cannot start the server", err)
+	}
+	addr := a.cfg.HostAddr
+	if addr == "" {
+		addr = DefaultHostAddr
+		if err = srv.Listen(addr); err != nil {
+			addr = ":0"
+			err = srv.Listen(addr)
+		}
+	} else {
+		err = srv.Listen(addr)
+	}
+	if err != nil {
+		return HostInfo{}, unavailable("cannot listen on "+addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &hosting{srv: srv, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		if err := srv.Serve(ctx); err != nil {
+			a.log.Error("hosted server stopped", "err", err)
+		}
+	}()
+	port := srv.Addr().(*net.UDPAddr).Port
+	h.info = HostInfo{Hosting: true, ServerName: serverName, Port: port, CertHash: srv.CertHash(), Room: room}
+	ips, _ := lan.Addresses()
+	linkHost := "127.0.0.1"
+	for i, ip := range ips {
+		h.info.Addresses = append(h.info.Addresses, net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+		if i == 0 {
+			linkHost = ip.String()
+		}
+	}
+	if link, err := lan.FormatLink(lan.Link{Host: linkHost, Port: port, Hash: srv.CertHash(), Room: room}); err == nil {
+		h.info.Link = link
+		if png, err := qrcode.Encode(link, qrcode.Medium, 256); err == nil {
+			h.info.QR = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
+		}
+	}
+	if ann, err := lan.Announce(ctx, lan.Info{Name: serverName, Port: port, CertHash: srv.CertHash(), IPs: ips}); err == nil {
+		h.ann = ann
+		h.info.Announced = true
+	} else {
+		a.log.Warn("LAN announce failed; joiners need the link", "err", err)
+	}
+
+	st, err := a.bridge.ConnectConfig(client.Config{
+		Server: "inprocess", Name: name, ClientName: ClientName,
+		Dialer: client.NewInProcessDialer(srv.DialInProcess),
+	}, room)
+	if err != nil {
+		h.stop()
+		return HostInfo{}, err
+	}
+	_ = st
+	a.mu.Lock()
+	a.host = h
+	a.mu.Unlock()
+	a.sh().Emit(HostEvent, h.info)
+	a.reportHost(h.info)
+	return h.info, nil
+}
+
+// StopHosting closes the connection of the host's own UI, stops
+// announcing and shuts the server down: members' sessions are closed with
+// 4002 (server shutting down).
+func (a *App) StopHosting() (HostInfo, error) {
+	a.hostMu.Lock()
+	defer a.hostMu.Unlock()
+	a.mu.Lock()
+	h := a.host
+	a.host = nil
+	a.mu.Unlock()
+	if h == nil {
+		return HostInfo{}, nil
+	}
+	a.bridge.Disconnect()
+	h.stop()
+	a.sh().Emit(HostEvent, HostInfo{})
+	return HostInfo{}, nil
+}
+
+func (h *hosting) stop() {
+	if h.ann != nil {
+		h.ann.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), server.DefaultShutdownGrace)
+	defer cancel()
+	h.srv.Shutdown(ctx)
+	h.cancel()
+	<-h.done
+}
+
+// HostStatus reports whether this app hosts a server.
+func (a *App) HostStatus() (HostInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.host == nil {
+		return HostInfo{}, nil
+	}
+	return a.host.info, nil
+}
+
+// NearbyServer is a Parley server found on the LAN.
+type NearbyServer struct {
+	Name     string `json:"name"`
+	Host     string `json:"host"`
+	Addr     string `json:"addr"` // ip:port to connect to
+	CertHash string `json:"certHash"`
+	Members  int    `json:"members"`
+}
+
+// Nearby lists the Parley servers that answer on the LAN within a second.
+func (a *App) Nearby() ([]NearbyServer, error) {
+	discover := a.cfg.Discover
+	if discover == nil {
+		discover = func(ctx context.Context) ([]lan.Server, error) { return lan.Discover(ctx, time.Second) }
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	found, err := discover(ctx)
+	if err != nil {
+		return nil, unavailable("LAN discovery failed", err)
+	}
+	out := make([]NearbyServer, 0, len(found))
+	for _, s := range found {
+		out = append(out, NearbyServer{Name: s.Name, Host: strings.TrimSuffix(s.Host, "."), Addr: net.JoinHostPort(s.IP.String(), strconv.Itoa(s.Port)), CertHash: s.CertHash, Members: s.Members})
+	}
+	return out, nil
+}
+
+func hostNames() []string {
+	var out []string
+	if h, err := os.Hostname(); err == nil && h != "" {
+		out = append(out, h, h+".local")
+	}
+	ips, _ := lan.Addresses()
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	return append(out, "127.0.0.1", "localhost")
+}
+
+func unavailable(what string, err error) error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &protocol.Error{Code: bridge.CodeUnavailable, Message: what + ": " + err.Error()}
+}

@@ -1,0 +1,153 @@
+package app
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"parley/protocol"
+)
+
+// Settings are what the desktop app remembers between runs.
+type Settings struct {
+	Name     string `json:"name"`
+	Server   string `json:"server"`
+	CertHash string `json:"certHash"`
+	Room     string `json:"room"`
+}
+
+// File names in the config directory.
+const (
+	settingsFile = "settings.json"
+	identityFile = "identity.key"
+	// maxSettingsFile bounds what is read back from disk.
+	maxSettingsFile = 64 << 10
+)
+
+// DefaultConfigDir is os.UserConfigDir()/parley.
+func DefaultConfigDir() (string, error) {
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "parley"), nil
+}
+
+func (s Settings) clean() (Settings, error) {
+	out := Settings{Server: strings.TrimSpace(s.Server), CertHash: strings.ToLower(strings.TrimSpace(s.CertHash))}
+	if n := strings.TrimSpace(s.Name); n != "" {
+		name, err := protocol.CleanName(n)
+		if err != nil {
+			return Settings{}, err
+		}
+		out.Name = name
+	}
+	if r := strings.TrimSpace(s.Room); r != "" {
+		room, err := protocol.CleanRoom(r)
+		if err != nil {
+			return Settings{}, err
+		}
+		out.Room = room
+	}
+	if len(out.Server) > 300 || len(out.CertHash) > 64 {
+		return Settings{}, protocol.Errorf(protocol.CodeBadRequest, "server or certificate hash too long")
+	}
+	return out, nil
+}
+
+func loadSettings(dir string) (Settings, error) {
+	b, err := readSmall(filepath.Join(dir, settingsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Settings{}, nil
+	}
+	if err != nil {
+		return Settings{}, err
+	}
+	var s Settings
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Settings{}, nil // a damaged file: start over rather than refuse to open
+	}
+	if s, err = s.clean(); err != nil {
+		return Settings{}, nil
+	}
+	return s, nil
+}
+
+func saveSettings(dir string, s Settings) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writePrivate(dir, settingsFile, b)
+}
+
+// loadIdentity reads the identity key, making one on first use.
+func loadIdentity(dir string) (ed25519.PrivateKey, error) {
+	b, err := readSmall(filepath.Join(dir, identityFile))
+	if err == nil {
+		seed, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(seed) != ed25519.SeedSize {
+			return nil, fmt.Errorf("app: %s is damaged; move it away to make a new identity", filepath.Join(dir, identityFile))
+		}
+		return ed25519.NewKeyFromSeed(seed), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if err := writePrivate(dir, identityFile, []byte(base64.StdEncoding.EncodeToString(key.Seed())+"\n")); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, maxSettingsFile+1)
+	n, err := f.Read(b)
+	if err != nil && n == 0 {
+		return nil, err
+	}
+	if n > maxSettingsFile {
+		return nil, fmt.Errorf("app: %s is too large", path)
+	}
+	return b[:n], nil
+}
+
+// writePrivate writes dir/name with mode 0600 (dir 0700), atomically.
+func writePrivate(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+name+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, name))
+}
