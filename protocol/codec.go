@@ -75,7 +75,14 @@ func Decode(b []byte) (*Frame, error) {
 		return nil, e
 	}
 	f := new(Frame)
-	if err := json.Unmarshal(b, f); err != nil {
+	// The id is read by parseID (it accepts 2.0 as 2, as JavaScript
+	// senders may write it); the shadowing field keeps encoding/json
+	// away from Frame.ID.
+	aux := struct {
+		*Frame
+		ID json.RawMessage `json:"id"`
+	}{Frame: f}
+	if err := json.Unmarshal(b, &aux); err != nil {
 		// Well-formed JSON object with a string type but fields of the wrong
 		// JSON kind: a bad request, not a protocol error.
 		f = &Frame{Type: typ}
@@ -84,6 +91,7 @@ func Decode(b []byte) (*Frame, error) {
 		}
 		return f, &Error{Code: CodeBadRequest, Message: "bad field: " + fieldError(err), ID: f.ID}
 	}
+	f.ID = id
 	if !idOK {
 		f.ID = 0
 		if _, present := raw["id"]; present {
@@ -97,7 +105,8 @@ func Decode(b []byte) (*Frame, error) {
 func ValidID(f *Frame) bool { return f.ID >= 1 && f.ID <= MaxID }
 
 func parseID(r json.RawMessage) (int64, bool) {
-	if len(r) == 0 {
+	r = bytes.TrimSpace(r)
+	if len(r) == 0 || r[0] == '"' { // a string is not an id, even "7"
 		return 0, false
 	}
 	var n json.Number
