@@ -20,12 +20,16 @@
     const cfg = await res.json();
     if (!cfg.wasm) throw new Error('unavailable: parley.wasm was not built on this server (run make)');
     globalThis.parleyConfig = Object.freeze(cfg);
+    const started = new Promise((resolve) => { globalThis.__parleyStarted = resolve; });
     const go = new Go();
     const { instance } = await WebAssembly.instantiateStreaming(fetch(cfg.wasm, { credentials: 'same-origin' }), go.importObject);
     timings.instantiated = performance.now();
-    const exited = go.run(instance); // runs Go's main until it blocks
-    exited.then(() => { timings.exited = performance.now(); });
-    const api = globalThis.parleyWasm;
+    const exited = go.run(instance);
+    const api = await Promise.race([
+      started, // Go's main calls it once its exports are in place
+      exited.then(() => { throw new Error('unavailable: parley.wasm stopped'); }),
+    ]);
+    delete globalThis.__parleyStarted;
     if (!api || typeof api.call !== 'function') throw new Error('unavailable: parley.wasm did not start');
     timings.ready = performance.now();
     return api;

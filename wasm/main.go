@@ -18,8 +18,15 @@ const ClientName = "parley-web/1"
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	page := readPageConfig()
 	ctx := context.Background()
+	page := readPageConfig()
+	if page.Server == "" { // loaded by a page that did not read /config.json for us
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if v, err := fetchConfig(fctx); err == nil {
+			page = pageConfigOf(v)
+		}
+		cancel()
+	}
 
 	ev := newEvents()
 	idCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -41,7 +48,14 @@ func main() {
 	}
 	b := bridge.New(opts)
 	api := newAPI(b, ev, id, persistent)
-	js.Global().Set("parleyWasm", api.export())
+	exports := api.export()
+	js.Global().Set("parleyWasm", exports)
+	if g := js.Global().Get("parley"); g.Type() != js.TypeObject {
+		js.Global().Set("parley", exports) // loaded without server/web_boot.js
+	}
+	if f := js.Global().Get("__parleyStarted"); f.Type() == js.TypeFunction {
+		f.Invoke(exports)
+	}
 	select {} // the exports live as long as the page
 }
 
@@ -54,8 +68,9 @@ type pageConfig struct {
 	WebSocket    string
 }
 
-func readPageConfig() *pageConfig {
-	v := js.Global().Get("parleyConfig")
+func readPageConfig() *pageConfig { return pageConfigOf(js.Global().Get("parleyConfig")) }
+
+func pageConfigOf(v js.Value) *pageConfig {
 	if v.Type() != js.TypeObject {
 		return &pageConfig{}
 	}
