@@ -266,7 +266,8 @@ function renderConversation() {
     return;
   }
   setText($('conv-title'), c.kind === 'room' ? `# ${c.name}` : c.name);
-  setText($('conv-sub'), c.kind === 'room' ? `${(c.members || []).length} members` : 'Private chat');
+  const n = (c.members || []).length;
+  setText($('conv-sub'), c.kind === 'room' ? `${n} ${n === 1 ? 'member' : 'members'}` : 'Private chat');
   $('leave-button').hidden = false;
   setText($('leave-button'), c.kind === 'room' ? 'Leave room' : 'Close chat');
   const msgs = st.messages.get(c.id) || [];
