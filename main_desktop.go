@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"os"
 
 	"github.com/wailsapp/wails/v2"
@@ -14,6 +15,9 @@ import (
 	"parley/app"
 	"parley/frontend"
 )
+
+//go:embed build/appicon.png
+var appIcon []byte
 
 // runDesktop opens the Parley window (the desktop build).
 func runDesktop() error {
@@ -38,7 +42,7 @@ func runDesktop() error {
 		},
 		BackgroundColour: options.NewRGB(246, 247, 251),
 		DragAndDrop:      &options.DragAndDrop{EnableFileDrop: true, DisableWebViewDrop: true},
-		Linux:            &linux.Options{ProgramName: "parley", WebviewGpuPolicy: linux.WebviewGpuPolicyNever},
+		Linux:            &linux.Options{ProgramName: "parley", Icon: appIcon, WebviewGpuPolicy: linux.WebviewGpuPolicyNever},
 		OnStartup: func(ctx context.Context) {
 			shell = app.WailsShell{Ctx: ctx}
 			app.SetShell(a, shell)
