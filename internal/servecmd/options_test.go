@@ -241,3 +241,19 @@ func TestOriginsWildcard(t *testing.T) {
 		t.Errorf("ParseOrigins(*) = %v, %v", o, err)
 	}
 }
+
+// TestDocsListEveryOption keeps README.md and docs/operations.md in step
+// with Flags.
+func TestDocsListEveryOption(t *testing.T) {
+	for _, doc := range []string{"../../README.md", "../../docs/operations.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		for _, f := range Flags {
+			if !bytes.Contains(b, []byte("`--"+f.Name)) || !bytes.Contains(b, []byte(f.Env)) {
+				t.Errorf("%s does not document --%s / %s", doc, f.Name, f.Env)
+			}
+		}
+	}
+}
