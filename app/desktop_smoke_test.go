@@ -119,6 +119,14 @@ func TestDesktopSmoke(t *testing.T) {
 		return func(r smokeReport) bool { return r.UI != nil && slices.Contains(r.UI.Log, s) }
 	}
 
+	gate := func(name string) { os.WriteFile(report+".gate."+name, nil, 0o600) }
+	waitReport("welcome screen", step("welcome"))
+	screenshot(t, display, "desktop-welcome.png")
+	gate("welcome")
+	waitReport("connect screen", step("connect"))
+	screenshot(t, display, "desktop-connect.png")
+	gate("connect")
+
 	r := waitReport("hosting", step("hosting"))
 	if r.Host == nil || r.Host.Port == 0 || len(r.Host.CertHash) != 64 {
 		t.Fatalf("host info %+v", r.Host)
@@ -150,6 +158,8 @@ func TestDesktopSmoke(t *testing.T) {
 	if ev.Message.Text != "private reply" || ev.Message.To != "Tester" {
 		t.Fatalf("tester got %+v", ev.Message)
 	}
+	waitReport("the private tab", step("sent-private"))
+	screenshot(t, display, "desktop-private.png")
 	fromTester := smokePNG(120, 80, 200)
 	if _, err := tester.SendImage(ctx, "lobby", "", "from-tester.png", bytes.NewReader(fromTester), int64(len(fromTester))); err != nil {
 		t.Fatal(err)

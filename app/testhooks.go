@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"parley/protocol"
 )
@@ -56,4 +58,22 @@ func (a *App) writeReport(key string, part json.RawMessage) error {
 		return err
 	}
 	return writePrivate(filepath.Dir(a.cfg.TestReport), filepath.Base(a.cfg.TestReport), b)
+}
+
+// TestGate waits (at most a minute) until the test opens the gate name,
+// by creating the file <report>.gate.<name>, so that the test can take a
+// screenshot of a screen before the UI moves on (test hooks only).
+func (a *App) TestGate(name string) (bool, error) {
+	if a.cfg.TestReport == "" || len(name) > 32 || strings.ContainsAny(name, "/\\.") {
+		return false, protocol.Errorf(protocol.CodeBadRequest, "test hooks are off")
+	}
+	path := a.cfg.TestReport + ".gate." + name
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return true, nil
+		}
+		time.Sleep(50 * time.Millisecond) // polling a file the test creates
+	}
+	return false, protocol.Errorf(protocol.CodeBadRequest, "gate %s was not opened", name)
 }

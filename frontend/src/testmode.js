@@ -63,9 +63,13 @@ export function startTestMode({ st, call, doc }) {
       await until('a first screen', () => !$('screen-welcome').hidden || !$('screen-connect').hidden || !$('screen-chat').hidden);
       if (!$('screen-welcome').hidden) {
         $('welcome-name').value = 'Host';
+        await setStep('welcome');
+        await call('TestGate', 'welcome');
         $('welcome-form').requestSubmit();
       }
       await until('the connect screen', () => !$('screen-connect').hidden);
+      await setStep('connect');
+      await call('TestGate', 'connect');
       $('host-room').value = 'lobby';
       $('host-start').click();
       await until('hosting and connected', () => !$('screen-chat').hidden && $('conn-text').textContent === 'Connected' && !$('host-panel').hidden && $('host-link').value !== '');
@@ -87,6 +91,7 @@ export function startTestMode({ st, call, doc }) {
       type('private reply');
       await until('private reply shown', () => shownHas('private reply'));
       await setStep('sent-private');
+      await until('Tester\'s image in the room', () => (st.messages.get('r:lobby') || []).some((m) => m.kind === 'image' && m.from === 'Tester'));
 
       clickTab('lobby');
       await until('Tester\'s image loaded', () => loadedImages().length >= 1);
