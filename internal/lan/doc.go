@@ -26,7 +26,7 @@
 //	v=1            protocol version (protocol.Version)
 //	name=…         the server's name, as shown to users (at most 200 bytes)
 //	hash=…         the certificate hash clients pin (64 lower-case hex digits)
-//	members=N      how many users are connected (updated with Update)
+//	members=N      how many sessions are connected (updated with Update)
 //	port=N         the port again, for readers that do not resolve SRV
 //
 // The instance name is "parley-" followed by the first 16 digits of the

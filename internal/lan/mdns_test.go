@@ -1,69 +1,15 @@
 package lan
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"parley/internal/lan/lantest"
 )
-
-// netnsEnv is set when the test binary runs inside the namespace the test
-// made; its value is the namespace's name.
-const netnsEnv = "PARLEY_LAN_NETNS"
-
-// inNetns runs the calling test again inside a fresh network namespace whose
-// loopback carries multicast, and reports whether the caller is already that
-// inner run (then it should do the work). The outer run fails if the inner
-// one fails, and skips with the reason when no namespace can be made.
-func inNetns(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(netnsEnv) != "" {
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: making a network namespace needs root (loopback has no multicast outside one)")
-	}
-	ip, err := exec.LookPath("ip")
-	if err != nil {
-		t.Skip("skipped: the ip command (iproute2) is not installed, so no network namespace can be made")
-	}
-	name := fmt.Sprintf("parley-lan-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
-	if out, err := exec.Command(ip, "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("skipped: cannot make a network namespace (%v: %s)", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command(ip, "netns", "delete", name).CombinedOutput(); err != nil {
-			t.Errorf("deleting namespace %s: %v: %s", name, err, out)
-		}
-	})
-	for _, args := range [][]string{
-		{"netns", "exec", name, ip, "link", "set", "lo", "up", "multicast", "on"},
-		{"netns", "exec", name, ip, "route", "add", "224.0.0.0/4", "dev", "lo"},
-	} {
-		if out, err := exec.Command(ip, args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ip, "netns", "exec", name, os.Args[0],
-		"-test.run", "^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsEnv+"="+name)
-	out, err := cmd.CombinedOutput()
-	t.Logf("inside namespace %s:\n%s", name, out)
-	if err != nil {
-		t.Fatalf("the test failed inside the namespace: %v", err)
-	}
-	if !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
-		t.Fatalf("the inner run did not report a pass for %s", t.Name())
-	}
-	return false
-}
 
 func discoverUntil(t *testing.T, want func([]Server) bool) []Server {
 	t.Helper()
@@ -93,7 +39,7 @@ func find(list []Server, hash string) (Server, bool) {
 }
 
 func TestAnnounceDiscover(t *testing.T) {
-	if !inNetns(t) {
+	if !lantest.InNetns(t) {
 		return
 	}
 	hashA := strings.Repeat("ab", 32)
