@@ -1,7 +1,3 @@
-// Package frontend holds Parley's user interface: one set of static
-// assets (HTML, ES modules, CSS, icons; no build step) served by Wails'
-// AssetServer in the desktop app and by the server's web handler in the
-// browser. Assets is read-only and safe for concurrent use.
 package frontend
 
 import (
