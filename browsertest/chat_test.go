@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -101,10 +102,8 @@ func TestBrowserChat(t *testing.T) {
 	}
 
 	// The typing indicator.
-	bob.do(chromedpFocusAndType("still typ"))
-	alice.waitFor("Bob typing", `/Bob/.test(document.getElementById('typing').textContent)`)
+	bob.typeUntil(alice, "Bob typing", `/Bob/.test(document.getElementById('typing').textContent)`)
 	alice.screenshot("room")
-	eval[any](bob, `(() => { const i = document.getElementById('input'); i.value = ''; i.dispatchEvent(new Event('input')); })()`)
 
 	// A private message from Alice to Bob: only Bob sees it, in a private tab.
 	alice.do(clickMember("Bob"))
@@ -126,8 +125,8 @@ func TestBrowserChat(t *testing.T) {
 	alice.waitFor("the room view", `document.getElementById('conv-title').textContent.includes('lobby')`)
 	img := writePNG(t, "cat.png")
 	alice.do(setUploadFiles(img))
-	bob.waitFor("the image", `(() => { const i = document.querySelector('#messages img'); return i && i.complete && i.naturalWidth === 3; })()`)
-	gopher.waitMsg("Alice's image", func(m *client.Message) bool { return m.Image != nil && m.Image.Name == "cat.png" && m.Image.W == 3 })
+	bob.waitFor("the image", `(() => { const i = document.querySelector('#messages img'); return i && i.complete && i.naturalWidth === 160; })()`)
+	gopher.waitMsg("Alice's image", func(m *client.Message) bool { return m.Image != nil && m.Image.Name == "cat.png" && m.Image.W == 160 })
 	bob.screenshot("image")
 
 	// A server restart: everyone reconnects; nothing sent is lost or doubled.
@@ -152,9 +151,11 @@ func TestBrowserChat(t *testing.T) {
 
 func writePNG(t *testing.T, name string) string {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 3, 2))
-	for i := range img.Pix {
-		img.Pix[i] = 0xc0
+	img := image.NewRGBA(image.Rect(0, 0, 160, 100))
+	for y := 0; y < 100; y++ {
+		for x := 0; x < 160; x++ {
+			img.Set(x, y, color.RGBA{uint8(x * 255 / 160), uint8(y * 255 / 100), 200, 255})
+		}
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
@@ -165,11 +166,6 @@ func writePNG(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// chromedpFocusAndType types into the composer without sending.
-func chromedpFocusAndType(text string) chromedp.Action[chromedp.Void] {
-	return chromedp.Steps(chromedp.Focus(chromedp.ID("input")), chromedp.SendKeys(chromedp.ID("input"), text))
 }
 
 // clickMember clicks a member in the member list (opens a private chat).

@@ -372,3 +372,23 @@ func jsString(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// typeUntil keeps typing into u's composer (typing notices are paced, at
+// most one per room every couple of seconds) until other's page shows expr.
+func (u *user) typeUntil(other *user, what, expr string) {
+	u.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	u.do(chromedp.Focus(chromedp.ID("input")))
+	for {
+		u.do(chromedp.SendKeys(chromedp.ID("input"), "x"))
+		ok, err := chromedp.Run(other.ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+		if err == nil && ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			u.t.Fatalf("%s: timed out waiting for %s (%s)", other.name, what, expr)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	eval[chromedp.Void](u, `(() => { const i = document.getElementById('input'); i.value = ''; i.dispatchEvent(new Event('input')); })()`)
+}

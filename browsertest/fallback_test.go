@@ -1,0 +1,54 @@
+package browsertest
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"parley/client"
+)
+
+// TestBrowserFallbackWebSocket: a page without WebTransport (removed before
+// the client loads) connects over WebSocket and chats with a user on
+// WebTransport.
+func TestBrowserFallbackWebSocket(t *testing.T) {
+	needChromium(t)
+	e := newEnv(t)
+	b := e.browser()
+	gopher := e.goUser("Gopher", "lobby")
+	wt := e.newUser(b, "Wendy", false)
+	ws := e.newUser(b, "Walter", true)
+	wt.open(e.url(), "lobby")
+	ws.open(e.url(), "lobby")
+	if got := eval[string](ws, `typeof WebTransport`); got != "undefined" {
+		t.Fatalf("WebTransport is %s in the page that should lack it", got)
+	}
+	if tr := eval[string](ws, `document.getElementById('conn-transport').textContent`); !strings.Contains(tr, "websocket") {
+		t.Fatalf("Walter's transport %q, want websocket", tr)
+	}
+	if tr := eval[string](wt, `document.getElementById('conn-transport').textContent`); !strings.Contains(tr, "webtransport") {
+		t.Fatalf("Wendy's transport %q, want webtransport", tr)
+	}
+	ws.say("over websocket")
+	wt.waitFor("the WebSocket user's message", `document.getElementById('messages').innerText.includes('over websocket')`)
+	gopher.waitMsg("the WebSocket user's message", func(m *client.Message) bool { return m.Text == "over websocket" && m.From == "Walter" })
+	wt.say("over webtransport")
+	ws.waitFor("the WebTransport user's message", `document.getElementById('messages').innerText.includes('over webtransport')`)
+
+	// Typing travels as a frame over WebSocket.
+	ws.typeUntil(wt, "Walter typing", `/Walter/.test(document.getElementById('typing').textContent)`)
+
+	// An image over WebSocket: uploaded as one binary message, fetched on
+	// the control channel.
+	ws.do(setUploadFiles(writePNG(t, "ws.png")))
+	wt.waitFor("the image from WebSocket", `(() => { const i = document.querySelector('#messages img'); return i && i.complete && i.naturalWidth === 160; })()`)
+	wt.do(setUploadFiles(writePNG(t, "wt.png")))
+	ws.waitFor("the image from WebTransport", `[...document.querySelectorAll('#messages img')].filter(i => i.complete && i.naturalWidth === 160).length === 2`)
+	ws.screenshot("websocket")
+	if _, err := gopher.cl.Say(context.Background(), "lobby", "bye"); err != nil {
+		t.Fatal(err)
+	}
+	ws.waitFor("the Go client's message", `document.getElementById('messages').innerText.includes('bye')`)
+	ws.checkClean()
+	wt.checkClean()
+}
