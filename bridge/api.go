@@ -39,7 +39,7 @@ const (
 	EvConversation = "conversation" // Conversation added or changed (unread, members)
 	EvClosed       = "closed"       // conversation Conv is gone (room left)
 	EvTyping       = "typing"       // User is typing in Conv
-	EvProgress     = "progress"     // upload Local: Sent of Total bytes
+	EvProgress     = "progress"     // upload Local: Sent of Total bytes written to the transport (0 again if it starts over after a reconnect)
 	EvNotice       = "notice"       // Text to show (Level "info", "warn" or "error"), in Conv if set
 )
 

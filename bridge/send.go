@@ -285,12 +285,11 @@ func (b *Bridge) sendImage(convID, name string, r io.Reader, size int64, head []
 	local := b.newLocal()
 	m := Message{Conv: c.id, Kind: MsgImage, From: cl.Name(), To: to, Room: room, Mine: true, Pending: true, Local: local, TS: protocol.FormatTime(time.Now()),
 		Image: &Image{Mime: mime, W: w, H: h, Size: size, Name: name}}
-	pr := &progressReader{r: r, total: size, report: func(n int64) {
+	prog := newUploadProgress(size, func(n int64) {
 		b.em.push(Event{Kind: EvProgress, Conv: c.id, Local: local, Sent: n, Total: size})
-	}}
-	b.em.push(Event{Kind: EvProgress, Conv: c.id, Local: local, Sent: 0, Total: size})
+	})
 	b.spawn(func() {
-		sent, err := cl.SendImage(cctx, room, to, name, pr, size)
+		sent, err := cl.SendImage(cctx, room, to, name, r, size, client.WithProgress(prog.update))
 		if err == nil && sent.Image != nil {
 			b.em.push(Event{Kind: EvMessage, Conv: c.id, Message: &Message{Conv: c.id, Kind: MsgImage, Local: local, Seq: sent.Seq, From: m.From, To: to, Room: room, Mine: true, TS: protocol.FormatTime(sent.TS), Image: imageOf(sent.Image)}})
 		}
@@ -316,24 +315,32 @@ func sizeText(n int64) string {
 	return strconv.FormatInt(n, 10) + " bytes"
 }
 
-// progressReader reports how much of an upload was read, at most every
-// 64 KiB.
-type progressReader struct {
-	r      io.Reader
-	total  int64
-	n      int64
-	last   int64
-	report func(int64)
+// uploadProgress turns the client's progress reports (bytes written to
+// the transport) into "progress" events: the first (0), then steps of at
+// least progressStep bytes and a fiftieth of the image, and the last
+// (total); an upload that starts over after a reconnect reports 0 again.
+type uploadProgress struct {
+	total, step int64
+	last        int64
+	emit        func(sent int64)
 }
 
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if p.n-p.last >= 64<<10 || p.n == p.total {
-		p.last = p.n
-		p.report(p.n)
+// progressStep is the smallest progress step reported.
+const progressStep = 64 << 10
+
+func newUploadProgress(total int64, emit func(int64)) *uploadProgress {
+	p := &uploadProgress{total: total, step: max(total/50, progressStep), last: -1, emit: emit}
+	p.update(0, total)
+	return p
+}
+
+// update is the client's progress hook (called from one goroutine at a time).
+func (p *uploadProgress) update(sent, _ int64) {
+	if sent == p.last || (sent != 0 && sent != p.total && sent-p.last < p.step) {
+		return
 	}
-	return n, err
+	p.last = sent
+	p.emit(sent)
 }
 
 // MaxFetchedImage bounds what FetchImage returns, whatever the server says.

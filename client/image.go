@@ -17,8 +17,13 @@ import (
 // to user to, when to is not empty); name is the file name shown. The
 // bytes are read before anything is sent, so that the upload can be
 // repeated (with its nonce) after a reconnect. It returns when the server
-// acknowledged the image.
-func (c *Client) SendImage(ctx context.Context, room, to, name string, r io.Reader, size int64) (Sent, error) {
+// acknowledged the image. WithProgress reports the bytes written to the
+// transport as the upload goes.
+func (c *Client) SendImage(ctx context.Context, room, to, name string, r io.Reader, size int64, opts ...ImageOption) (Sent, error) {
+	var opt imageOpts
+	for _, apply := range opts {
+		apply(&opt)
+	}
 	room, to = trimSpace(room), trimSpace(to)
 	if room == "" {
 		return Sent{}, protocol.Errorf(protocol.CodeBadRequest, "an image needs a room")
@@ -37,16 +42,25 @@ func (c *Client) SendImage(ctx context.Context, room, to, name string, r io.Read
 		return Sent{}, fmt.Errorf("client: read image: %w", err)
 	}
 	f := &protocol.Frame{Type: protocol.TypeImage, Room: room, To: to, Name: name, Size: size, Nonce: newNonce()}
-	a, err := c.do(ctx, f, reqOpts{resend: true, upload: body, onAnswer: c.ackLocked(room, to)})
+	var prog *progressReport
+	var hook func(sent, total int64)
+	if opt.progress != nil {
+		prog = &progressReport{f: opt.progress}
+		hook = prog.report
+	}
+	a, err := c.do(ctx, f, reqOpts{resend: true, upload: body, progress: hook, onAnswer: c.ackLocked(room, to)})
 	if err != nil {
 		return Sent{}, err
 	}
+	// The server has every byte once it answers, perhaps before the
+	// transport's upload call returned: the last report comes first.
+	prog.finish(size)
 	return sentOf(a.f), nil
 }
 
 // SendImageFile uploads the image file at path, as SendImage, under the
 // file's base name.
-func (c *Client) SendImageFile(ctx context.Context, room, to, path string) (Sent, error) {
+func (c *Client) SendImageFile(ctx context.Context, room, to, path string, opts ...ImageOption) (Sent, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return Sent{}, err
@@ -56,7 +70,7 @@ func (c *Client) SendImageFile(ctx context.Context, room, to, path string) (Sent
 	if err != nil {
 		return Sent{}, err
 	}
-	return c.SendImage(ctx, room, to, filepath.Base(path), fh, st.Size())
+	return c.SendImage(ctx, room, to, filepath.Base(path), fh, st.Size(), opts...)
 }
 
 func (c *Client) imageLimit() int64 {

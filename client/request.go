@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 
 	"parley/protocol"
 )
@@ -14,6 +15,8 @@ type request struct {
 	frame []byte // JSON text of the control frame, or of the upload header
 	// upload, for an image: the bytes that follow the header on its stream.
 	upload []byte
+	// progress, for an upload: told how much of it was written (may be nil).
+	progress func(sent, total int64)
 	// binary: the answer is a binary message (a fetch on the control channel).
 	binary bool
 	// resend: the request survives a lost session and is sent again on the
@@ -43,6 +46,7 @@ type reqOpts struct {
 	resend   bool
 	binary   bool
 	upload   []byte
+	progress func(sent, total int64)
 	onAnswer func(s *session, f *protocol.Frame)
 	// on: send only on this session (internal requests); nil: the live one,
 	// waiting for it while reconnecting.
@@ -64,7 +68,7 @@ func (c *Client) do(ctx context.Context, f *protocol.Frame, o reqOpts) (answer, 
 		c.mu.Unlock()
 		return answer{}, err
 	}
-	r := &request{id: f.ID, frame: b[:len(b)-1], upload: o.upload, binary: o.binary, resend: o.resend, onAnswer: o.onAnswer, done: make(chan answer, 1)}
+	r := &request{id: f.ID, frame: b[:len(b)-1], upload: o.upload, progress: o.progress, binary: o.binary, resend: o.resend, onAnswer: o.onAnswer, done: make(chan answer, 1)}
 	c.pending[r.id] = r
 	switch {
 	case o.on != nil:
@@ -110,7 +114,16 @@ func (c *Client) sendLocked(s *session, r *request) {
 		return
 	}
 	s.spawn(func() {
-		err := s.conn.Upload(s.ctx, r.frame, bytes.NewReader(r.upload), int64(len(r.upload)))
+		var body io.Reader = bytes.NewReader(r.upload)
+		var wr *writtenReader
+		if r.progress != nil {
+			wr = newWrittenReader(body, int64(len(r.upload)), r.progress)
+			body = wr
+		}
+		err := s.conn.Upload(s.ctx, r.frame, body, int64(len(r.upload)))
+		if err == nil && wr != nil {
+			wr.done()
+		}
 		if err != nil && s.ctx.Err() == nil {
 			// The stream failed but the session lives: the server will
 			// answer the request (an error) or never see it; fail it now.
