@@ -72,7 +72,7 @@ func testDialer() *BrowserDialer {
 		WebTransportURL:     "https://127.0.0.1:4433/parley",
 		WebSocketURL:        "wss://127.0.0.1:4433/parley",
 		CertHashes:          []string{testHash},
-		WebTransportTimeout: 100 * time.Millisecond,
+		WebTransportTimeout: 5 * time.Second,
 	}
 }
 
@@ -179,6 +179,9 @@ func TestBrowserDialerFallsBackWhenWebTransportFails(t *testing.T) {
 			fk := setup(t)
 			fk.wt.Set("mode", mode)
 			d := testDialer()
+			if mode == "hang" {
+				d.WebTransportTimeout = 100 * time.Millisecond
+			}
 			c, err := d.Dial(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -333,7 +336,9 @@ func TestWebTransportUploadFetchDatagrams(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := wt.Get("bidis").Index(1)
-	eventually(t, "fetch request", func() bool { return b.Get("toServer").Call("text").String() == "{\"type\":\"fetch\",\"image\":\"ab\"}\n" })
+	eventually(t, "fetch request", func() bool {
+		return b.Get("toServer").Call("text").String() == "{\"type\":\"fetch\",\"image\":\"ab\"}\n"
+	})
 	b.Get("fromServer").Call("push", "{\"type\":\"image\",\"size\":3}\nabc")
 	b.Get("fromServer").Call("end")
 	all, err := io.ReadAll(rc)
