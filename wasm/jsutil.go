@@ -91,24 +91,7 @@ func uint8Array(b []byte) js.Value {
 
 // fetchCertHash reads the current certificate hash from /config.json.
 func fetchCertHash(ctx context.Context) (string, error) {
-	f := js.Global().Get("fetch")
-	if f.Type() != js.TypeFunction {
-		return "", errors.New("no fetch")
-	}
-	opts := js.Global().Get("Object").New()
-	opts.Set("cache", "no-store")
-	var p js.Value
-	if err := try(func() { p = f.Invoke("/config.json", opts) }); err != nil {
-		return "", err
-	}
-	res, err := await(ctx, p)
-	if err != nil {
-		return "", err
-	}
-	if !res.Get("ok").Truthy() {
-		return "", errors.New("config.json: " + res.Get("status").String())
-	}
-	cfg, err := await(ctx, res.Call("json"))
+	cfg, err := fetchConfig(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -116,4 +99,26 @@ func fetchCertHash(ctx context.Context) (string, error) {
 		return h.String(), nil
 	}
 	return "", nil
+}
+
+// fetchConfig reads /config.json, what the server tells its page.
+func fetchConfig(ctx context.Context) (js.Value, error) {
+	f := js.Global().Get("fetch")
+	if f.Type() != js.TypeFunction {
+		return js.Undefined(), errors.New("no fetch")
+	}
+	opts := js.Global().Get("Object").New()
+	opts.Set("cache", "no-store")
+	var p js.Value
+	if err := try(func() { p = f.Invoke("/config.json", opts) }); err != nil {
+		return js.Undefined(), err
+	}
+	res, err := await(ctx, p)
+	if err != nil {
+		return js.Undefined(), err
+	}
+	if !res.Get("ok").Truthy() {
+		return js.Undefined(), errors.New("config.json: " + res.Get("status").String())
+	}
+	return await(ctx, res.Call("json"))
 }
