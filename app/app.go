@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"parley/bridge"
 	"parley/internal/lan"
@@ -36,6 +37,16 @@ type Config struct {
 	TestImage string
 	// Logger receives diagnostics; nil: slog.Default().
 	Logger *slog.Logger
+	// AnnounceEvery is how often the member count announced on the LAN is
+	// refreshed while hosting. Zero: AnnounceRefresh.
+	AnnounceEvery time.Duration
+}
+
+func (c Config) announceEvery() time.Duration {
+	if c.AnnounceEvery > 0 {
+		return c.AnnounceEvery
+	}
+	return AnnounceRefresh
 }
 
 // App is the object bound to the Wails window.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -46,13 +47,19 @@ type HostInfo struct {
 	Room       string   `json:"room,omitempty"`
 }
 
+// AnnounceRefresh is how often at most the member count announced on the
+// LAN is brought up to date while hosting.
+const AnnounceRefresh = 2 * time.Second
+
 // hosting is a running in-process server.
 type hosting struct {
-	srv    *server.Server
-	ann    *lan.Announcer
-	cancel context.CancelFunc
-	done   chan struct{}
-	info   HostInfo
+	srv      *server.Server
+	ann      *lan.Announcer
+	cancel   context.CancelFunc
+	done     chan struct{}
+	info     HostInfo
+	annStop context.CancelFunc // ends the announcement refresher
+	annDone chan struct{}      // closed when the refresher returned
 }
 
 // StartHosting starts a server on all interfaces, announces it on the LAN,
@@ -133,9 +140,11 @@ func (a *App) StartHosting(req HostRequest) (HostInfo, error) {
 			h.info.QR = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
 		}
 	}
-	if ann, err := lan.Announce(ctx, lan.Info{Name: serverName, Port: port, CertHash: srv.CertHash(), IPs: ips}); err == nil {
+	annInfo := lan.Info{Name: serverName, Port: port, CertHash: srv.CertHash(), IPs: ips}
+	if ann, err := lan.Announce(ctx, annInfo); err == nil {
 		h.ann = ann
 		h.info.Announced = true
+		h.refreshAnnouncement(ctx, annInfo, a.cfg.announceEvery(), a.log)
 	} else {
 		a.log.Warn("LAN announce failed; joiners need the link", "err", err)
 	}
@@ -176,7 +185,44 @@ func (a *App) StopHosting() (HostInfo, error) {
 	return HostInfo{}, nil
 }
 
+// refreshAnnouncement keeps the announced member count equal to the
+// server's open sessions (the host's own included), checking every
+// `every`, so the announcement changes at most that often. It runs until
+// ctx ends or stop.
+func (h *hosting) refreshAnnouncement(ctx context.Context, info lan.Info, every time.Duration, log *slog.Logger) {
+	rctx, cancel := context.WithCancel(ctx)
+	h.annStop, h.annDone = cancel, make(chan struct{})
+	count := func() int { return int(h.srv.Metrics().Sessions) }
+	go func() {
+		defer close(h.annDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+			}
+			n := count()
+			if n == info.Members {
+				continue
+			}
+			next := info
+			next.Members = n
+			if err := h.ann.Update(next); err != nil {
+				log.Warn("updating the LAN announcement", "err", err)
+				continue
+			}
+			info = next
+		}
+	}()
+}
+
 func (h *hosting) stop() {
+	if h.annStop != nil {
+		h.annStop()
+		<-h.annDone
+	}
 	if h.ann != nil {
 		h.ann.Close()
 	}
