@@ -53,11 +53,11 @@ const AnnounceRefresh = 2 * time.Second
 
 // hosting is a running in-process server.
 type hosting struct {
-	srv      *server.Server
-	ann      *lan.Announcer
-	cancel   context.CancelFunc
-	done     chan struct{}
-	info     HostInfo
+	srv     *server.Server
+	ann     *lan.Announcer
+	cancel  context.CancelFunc
+	done    chan struct{}
+	info    HostInfo
 	annStop context.CancelFunc // ends the announcement refresher
 	annDone chan struct{}      // closed when the refresher returned
 }
