@@ -137,6 +137,11 @@ func (c *imageCols) meta() *protocol.ImageMeta {
 		Size: c.size.Int64, Name: c.name.String}
 }
 
+// byNonceQuery finds a message by owner and nonce. "nonce <> ''" lets SQLite
+// use the partial index messages_nonce (it cannot infer it from "= ?").
+const byNonceQuery = `SELECT c.id, ` + msgCols + ` FROM messages m JOIN conversations c ON c.cid = m.cid
+	WHERE m.owner = ? AND m.nonce = ? AND m.nonce <> ''`
+
 // ByNonce returns the message that owner made with nonce, or
 // server.ErrNotFound. For a message retention removed while its nonce is
 // still kept, the result carries Conv, Seq, TS, Image, Owner and Nonce only.
@@ -148,8 +153,7 @@ func (s *Store) ByNonce(ctx context.Context, owner, nonce string) (*server.Messa
 		return nil, server.ErrNotFound
 	}
 	var conv string
-	row := s.r.QueryRowContext(ctx, `SELECT c.id, `+msgCols+` FROM messages m JOIN conversations c ON c.cid = m.cid
-		WHERE m.owner = ? AND m.nonce = ?`, owner, nonce)
+	row := s.r.QueryRowContext(ctx, byNonceQuery, owner, nonce)
 	m, err := scanMessageConv(row, &conv)
 	if err == nil {
 		m.Conv = server.ConvID(conv)
