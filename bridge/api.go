@@ -41,6 +41,10 @@ const (
 	EvTyping       = "typing"       // User is typing in Conv
 	EvProgress     = "progress"     // upload Local: Sent of Total bytes written to the transport (0 again if it starts over after a reconnect)
 	EvNotice       = "notice"       // Text to show (Level "info", "warn" or "error"), in Conv if set
+	// EvReset: conversation Conv starts over (the server lost its history,
+	// or a cached past does not match the server's): drop its messages
+	// except the pending ones; the events that follow fill it again.
+	EvReset = "reset"
 )
 
 // ConnectRequest says where and as whom to connect.

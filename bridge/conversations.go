@@ -77,11 +77,13 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 			id = privateID(ev.With)
 		}
 		if c := b.convs[id]; c != nil {
-			c.oldest = 0
-			out = append(out, Event{Kind: EvNotice, Conv: id, Level: "warn", Text: "The server lost the history of " + c.name + "; older messages are gone."},
-				Event{Kind: EvMessage, Conv: id, Message: &Message{Conv: id, Kind: MsgNotice, Text: "Older messages are gone: the server lost its history.", TS: protocol.FormatTime(time.Now())}})
-			for i := range ev.History {
-				out = append(out, b.messageLocked(&ev.History[i], me)...)
+			out = append(out, b.resetLocked(c)...)
+			out = append(out, b.historyLocked(c, ev.History, me)...)
+			v := c.view()
+			out = append(out, Event{Kind: EvConversation, Conv: id, Conversation: &v})
+			if c.kind == KindPrivate && b.cl != nil {
+				cl, cctx, name := b.cl, b.ctx, c.name
+				b.spawnLocked(func() { b.refill(cl, cctx, gen, id, name) })
 			}
 		}
 	case client.EventError:
@@ -92,6 +94,58 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 	b.mu.Unlock()
 	b.em.push(out...)
 	b.unreadChanged()
+}
+
+// resetLocked starts conversation c over after its history was lost and
+// returns the UI events: reset, then a notice line in the conversation
+// and a notice to show.
+func (b *Bridge) resetLocked(c *conv) []Event {
+	c.oldest = 0
+	now := protocol.FormatTime(time.Now())
+	return []Event{
+		{Kind: EvReset, Conv: c.id},
+		{Kind: EvMessage, Conv: c.id, Message: &Message{Conv: c.id, Kind: MsgNotice, Text: HistoryLostNotice, TS: now}},
+		{Kind: EvNotice, Conv: c.id, Level: "warn", Text: "The server lost the history of " + c.name + "; older messages are gone."},
+	}
+}
+
+// HistoryLostNotice is the notice line shown in a conversation whose
+// history the server lost.
+const HistoryLostNotice = "Older messages are gone: the server lost its history."
+
+// historyLocked files messages of c's history (oldest first; not new, so
+// no unread count) and returns their UI events.
+func (b *Bridge) historyLocked(c *conv, ms []client.Message, me string) []Event {
+	out := make([]Event, 0, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		if m.Seq > 0 && (c.oldest == 0 || m.Seq < c.oldest) {
+			c.oldest = m.Seq
+		}
+		msg := toMessage(c.id, m, me != "" && protocol.Fold(m.From) == protocol.Fold(me))
+		out = append(out, Event{Kind: EvMessage, Conv: c.id, Message: &msg})
+	}
+	return out
+}
+
+// refill loads the latest page of private conversation id after a reset.
+func (b *Bridge) refill(cl *client.Client, cctx context.Context, gen int64, id, with string) {
+	ctx, cancel := requestCtx(cctx)
+	defer cancel()
+	hp, err := cl.History(ctx, client.HistoryQuery{With: with, Before: protocol.Int64(protocol.MaxID), Limit: pageSize})
+	if err != nil {
+		return // the conversation stays empty until new messages come
+	}
+	b.mu.Lock()
+	c := b.convs[id]
+	if gen != b.gen || c == nil {
+		b.mu.Unlock()
+		return
+	}
+	out := b.historyLocked(c, hp.Messages, cl.Name())
+	v := c.view()
+	b.mu.Unlock()
+	b.em.push(append(out, Event{Kind: EvConversation, Conv: id, Conversation: &v})...)
 }
 
 // messageLocked files an arriving message and returns the UI events.

@@ -166,8 +166,13 @@ func (b *Bridge) newLocal() string {
 // spawn runs f as a sender of the current connection: Disconnect waits for it.
 func (b *Bridge) spawn(f func()) {
 	b.mu.Lock()
-	b.wg.Add(1)
+	b.spawnLocked(f)
 	b.mu.Unlock()
+}
+
+// spawnLocked is spawn with b.mu held.
+func (b *Bridge) spawnLocked(f func()) {
+	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		f()

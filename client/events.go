@@ -28,7 +28,8 @@ const (
 	EventState EventKind = "state"
 	// EventEpoch: the history of a conversation (Room, or With for a private
 	// one) was lost on the server: older messages are gone and seq started
-	// over. Epoch is the new epoch; History holds what the server returned.
+	// over. Epoch is the new epoch (empty for a private conversation the
+	// server no longer has); History holds what the server returned.
 	EventEpoch EventKind = "epoch"
 	// EventError: something went wrong in the background (Err).
 	EventError EventKind = "error"

@@ -124,6 +124,20 @@ func (c *Client) resumedJoinLocked(s *session, key string, since int64, f *proto
 // conversations start at their seq, changed epochs are announced, and
 // conversations that moved are caught up. c.mu is held.
 func (c *Client) resumedConversationsLocked(s *session, f *protocol.Frame) {
+	listed := make(map[string]bool, len(f.Private))
+	for _, pc := range f.Private {
+		listed["p:"+protocol.Fold(pc.With)] = true
+	}
+	// A private conversation that had messages and that the server no
+	// longer lists lost its history (a wiped store, a guest's conversation
+	// dropped): it starts over, or its new seqs would be taken for ones
+	// already seen.
+	for ck, sn := range c.seen {
+		if !f.Truncated && strings.HasPrefix(ck, "p:") && sn.known && !listed[ck] {
+			sn.reset(0, "")
+			c.emit(Event{Kind: EventEpoch, With: strings.TrimPrefix(ck, "p:")})
+		}
+	}
 	for _, pc := range f.Private {
 		ck := "p:" + protocol.Fold(pc.With)
 		sn := c.seenLocked(ck)

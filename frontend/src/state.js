@@ -227,6 +227,14 @@ export function applyEvents(st, batch, now = Date.now()) {
         ch.sidebar = true;
         ch.closed.push(ev.conv);
         break;
+      case 'reset':
+        // The conversation starts over (its history was lost, or the
+        // cached past did not match): keep only what is still being sent.
+        if (typeof ev.conv === 'string' && st.messages.has(ev.conv)) {
+          st.messages.set(ev.conv, st.messages.get(ev.conv).filter((m) => m.pending));
+          ch.convs.add(ev.conv);
+        }
+        break;
       case 'typing':
         setTyping(st, ev.conv, ev.user, now);
         ch.typing = true;

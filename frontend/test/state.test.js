@@ -131,3 +131,27 @@ test('the message list is bounded', () => {
   assert.equal(st.messages.get('r:l').length, S.MAX_MESSAGES);
   assert.equal(st.messages.get('r:l')[0].seq, 6);
 });
+
+test('reset starts a conversation over: old seqs are dropped, pending sends stay, the new epoch fills it', () => {
+  const st = S.createState();
+  S.applyEvents(st, [
+    { kind: 'conversation', conversation: room('r:lobby', 'lobby') },
+    { kind: 'conversation', conversation: room('r:other', 'other') },
+    { kind: 'message', message: msg('r:lobby', 1, 'old one') },
+    { kind: 'message', message: msg('r:lobby', 2, 'old two') },
+    { kind: 'message', message: msg('r:lobby', 0, 'typed', { local: 'l1', pending: true, mine: true }) },
+    { kind: 'message', message: msg('r:other', 1, 'untouched') },
+  ]);
+  const ch = S.applyEvents(st, [
+    { kind: 'reset', conv: 'r:lobby' },
+    { kind: 'message', message: { conv: 'r:lobby', kind: 'notice', text: 'Older messages are gone: the server lost its history.' } },
+    { kind: 'message', message: msg('r:lobby', 1, 'new one') },
+  ]);
+  assert.ok(ch.convs.has('r:lobby'));
+  const texts = st.messages.get('r:lobby').map((m) => m.text);
+  assert.deepEqual(texts, ['typed', 'Older messages are gone: the server lost its history.', 'new one'],
+    'seq 1 of the new epoch is not merged into the old seq 1');
+  assert.deepEqual(st.messages.get('r:other').map((m) => m.text), ['untouched']);
+  S.applyEvents(st, [{ kind: 'reset', conv: 'r:nowhere' }]);
+  assert.ok(!st.messages.has('r:nowhere'), 'a reset of an unknown conversation creates nothing');
+});
