@@ -21,6 +21,8 @@ FUZZTIME ?= 10s
 BENCHTIME ?= 1s
 TEST_TIMEOUT ?= 20m
 ARGS ?=
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X parley/internal/servecmd.version=$(VERSION)
 
 # The browser client's WebAssembly module, embedded by the server (not committed).
 WASM := server/webwasm/parley.wasm
@@ -44,11 +46,11 @@ deps-test:
 
 # The desktop app (cgo, GTK 3, WebKitGTK 4.1): also runs `parley serve`.
 desktop: deps-run $(WASM)
-	$(GO) build -tags $(DESKTOP_TAGS) -trimpath -o $(BIN)/parley .
+	$(GO) build -tags $(DESKTOP_TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/parley .
 
 # The server-only binary: no cgo, starts on a machine without GUI libraries.
 server: $(WASM)
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/parley-server .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/parley-server .
 
 build: desktop server
 

@@ -24,6 +24,7 @@ Usage:
   parley                 open the desktop app (desktop build only)
   parley serve [flags]   run the room server (parley serve -h for the flags)
   parley chat [flags]    a terminal client (parley chat -h for the flags)
+  parley version         the version of this build
   parley help            this text
 `
 
@@ -57,6 +58,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return servecmd.Run(ctx, args[1:], stdout, stderr)
 	case "chat":
 		return chatcmd.Run(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, servecmd.Version())
+		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -260,9 +260,17 @@ func newLogger(o Options, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, hopts))
 }
 
-// Version is the version of this build: the module version, or the VCS
-// revision it was built from, or "dev".
+// version is set at link time by the Makefile
+// (-ldflags "-X parley/internal/servecmd.version=…").
+var version string
+
+// Version is the version of this build: what the Makefile stamped (git
+// describe), else the module version or the VCS revision it was built
+// from, else "dev".
 func Version() string {
+	if version != "" {
+		return version
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "dev"
