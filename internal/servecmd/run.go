@@ -91,6 +91,7 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 		return err
 	}
 	if err := srv.Listen(o.Addr); err != nil {
+		_ = shutdown(srv, log)
 		return fmt.Errorf("--addr %s: %w", o.Addr, err)
 	}
 
@@ -110,7 +111,7 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 	var admin *adminServer
 	if o.Admin != "" {
 		if admin, err = startAdmin(o.Admin, srv, log); err != nil {
-			shutdown(srv, log)
+			_ = shutdown(srv, log)
 			return fmt.Errorf("--admin %s: %w", o.Admin, err)
 		}
 		defer admin.close()

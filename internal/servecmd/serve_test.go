@@ -389,3 +389,24 @@ func TestServeBinaryBadFlag(t *testing.T) {
 		t.Errorf("serve -h: %v, %s", err, out)
 	}
 }
+
+// TestServePortTaken: an address in use is a clear error, not a hang.
+func TestServePortTaken(t *testing.T) {
+	first, err := Parse([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := newLogLines()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, first, logs) }()
+	defer func() { cancel(); <-done }()
+	r := decodeReady(t, logs.wait(t, "parley serve ready", 30*time.Second))
+
+	second := first
+	second.Addr = r.Addr
+	err = Serve(context.Background(), second, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--addr "+r.Addr) {
+		t.Fatalf("a second server on %s: %v", r.Addr, err)
+	}
+}
