@@ -24,7 +24,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.SetOutput(stderr)
 	server := fs.String("server", os.Getenv("PARLEY_SERVER"), "server address, https://host:port or host:port (env PARLEY_SERVER)")
 	hash := fs.String("cert-hash", os.Getenv("PARLEY_CERT_HASH"), "hex SHA-256 of the server certificate (env PARLEY_CERT_HASH)")
-	name := fs.String("name", os.Getenv("PARLEY_NAME"), "user name (env PARLEY_NAME)")
+	name := fs.String("name", os.Getenv("PARLEY_USER"), "user name (env PARLEY_USER)")
 	room := fs.String("room", os.Getenv("PARLEY_ROOM"), "room to join first (env PARLEY_ROOM)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -144,7 +144,7 @@ func TestChatThroughPipes(t *testing.T) {
 
 func TestChatNeedsServerAndName(t *testing.T) {
 	t.Setenv("PARLEY_SERVER", "")
-	t.Setenv("PARLEY_NAME", "")
+	t.Setenv("PARLEY_USER", "")
 	if err := Run(context.Background(), nil, strings.NewReader(""), io.Discard, io.Discard); err == nil {
 		t.Fatal("Run without --server and --name succeeded")
 	}

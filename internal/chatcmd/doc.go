@@ -4,7 +4,7 @@
 //	parley chat --server host:port --cert-hash HEX --name NAME [--room ROOM]
 //
 // Flags may also come from the environment: PARLEY_SERVER,
-// PARLEY_CERT_HASH, PARLEY_NAME, PARLEY_ROOM (a flag wins).
+// PARLEY_CERT_HASH, PARLEY_USER, PARLEY_ROOM (a flag wins).
 //
 // # Input
 //
