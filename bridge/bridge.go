@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/client"
@@ -59,6 +60,10 @@ type Options struct {
 	MaxBatch   int
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Cache keeps the latest messages of each conversation between runs,
+	// per server and identity, so that Connect shows the past at once;
+	// nil: no cache.
+	Cache CacheStore
 }
 
 // Bridge is the UI's view of one connection at a time. Make one with New.
@@ -67,7 +72,8 @@ type Bridge struct {
 	log  *slog.Logger
 	em   *emitter
 
-	connectMu sync.Mutex // serialises Connect and Disconnect
+	connectMu sync.Mutex                   // serialises Connect and Disconnect
+	cache     atomic.Pointer[historyCache] // the connection's history cache, if any
 
 	mu         sync.Mutex
 	cl         *client.Client
@@ -95,6 +101,12 @@ type conv struct {
 	members []string
 	oldest  int64  // smallest seq shown, 0 when none
 	via     string // private: the room the last message went through
+	// restored: shown from the history cache at Connect and not yet
+	// checked against the server; cachedSeq and cachedEpoch are the
+	// newest cached seq and its epoch.
+	restored    bool
+	cachedSeq   int64
+	cachedEpoch string
 }
 
 // New makes a Bridge. Close releases it.
@@ -104,6 +116,11 @@ func New(opts Options) *Bridge {
 		b.log = slog.New(slog.DiscardHandler)
 	}
 	b.em = newEmitter(opts.Emit, opts.FlushEvery, opts.MaxBatch)
+	b.em.observe = func(evs []Event) {
+		if hc := b.cache.Load(); hc != nil {
+			hc.observe(evs)
+		}
+	}
 	return b
 }
 
@@ -188,6 +205,7 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 		cfg.ClientName = b.opts.ClientName
 	}
 	b.setState(StateConnecting, "")
+	restored := b.restore(cfg, room)
 	dial := b.opts.Dial
 	if dial == nil {
 		dial = client.Dial
@@ -196,6 +214,7 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 	cl, err := dial(ctx, cfg)
 	cancel()
 	if err != nil {
+		b.unrestore(restored)
 		b.setState(StateOffline, "")
 		return Status{}, uiErr(err)
 	}
@@ -208,16 +227,20 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 	b.state = string(cl.State())
 	b.transport = cl.Transport()
 	b.convs = map[string]*conv{}
+	for _, c := range restored {
+		b.convs[c.id] = c
+	}
 	b.active = ""
 	b.wg.Add(1)
 	b.mu.Unlock()
 	go b.pump(cl, gen)
 	b.pushState()
 	if room != "" {
-		if _, err := b.JoinRoom(room); err != nil {
+		if _, err := b.joinRoom(room, true); err != nil {
 			b.em.push(Event{Kind: EvNotice, Level: "error", Text: "Could not join " + room + ": " + messageOf(err)})
 		}
 	}
+	b.checkRestoredPrivates(restored)
 	return b.Status()
 }
 
@@ -244,6 +267,9 @@ func (b *Bridge) disconnect(to string) {
 		cl.Close()
 	}
 	b.wg.Wait()
+	if hc := b.cache.Swap(nil); hc != nil {
+		hc.close() // before the closed events below, which are no tab closing
+	}
 	b.mu.Lock()
 	closed := make([]string, 0, len(b.convs))
 	for id := range b.convs {

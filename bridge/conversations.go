@@ -76,6 +76,9 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 		if ev.Room == "" {
 			id = privateID(ev.With)
 		}
+		if hc := b.cache.Load(); hc != nil {
+			defer hc.setEpoch(id, ev.Epoch) // after the reset below is observed
+		}
 		if c := b.convs[id]; c != nil {
 			out = append(out, b.resetLocked(c)...)
 			out = append(out, b.historyLocked(c, ev.History, me)...)
@@ -252,6 +255,13 @@ func requestCtx(parent context.Context) (context.Context, context.CancelFunc) {
 
 // JoinRoom joins (or creates) a room and returns its recent messages.
 func (b *Bridge) JoinRoom(room string) (Page, error) {
+	return b.joinRoom(room, false)
+}
+
+// joinRoom joins a room. atConnect: the room joined by Connect, whose
+// messages go to the UI as events (Connect returns no page), after the
+// past shown from the cache was checked against the server's.
+func (b *Bridge) joinRoom(room string, atConnect bool) (Page, error) {
 	room, err := protocol.CleanRoom(strings.TrimSpace(room))
 	if err != nil {
 		return Page{}, err
@@ -266,22 +276,35 @@ func (b *Bridge) JoinRoom(room string) (Page, error) {
 	if err != nil {
 		return Page{}, uiErr(err)
 	}
+	id := roomID(res.Room)
+	hist, verdict := res.History, pastFits
+	if atConnect {
+		hist, verdict = b.joinPast(ctx, cl, id, res)
+	}
 	me := cl.Name()
 	b.mu.Lock()
 	if gen != b.gen {
 		b.mu.Unlock()
 		return Page{}, &protocol.Error{Code: CodeNotConnected, Message: "the connection was closed"}
 	}
-	id := roomID(res.Room)
 	c := b.convs[id]
 	if c == nil {
 		c = &conv{id: id, kind: KindRoom, name: res.Room}
 		b.convs[id] = c
 	}
+	c.name, c.restored = res.Room, false
 	c.members = sortedMembers(res.Members)
-	page := Page{Messages: make([]Message, 0, len(res.History))}
-	for i := range res.History {
-		m := &res.History[i]
+	var evs []Event
+	switch verdict {
+	case pastLost:
+		evs = b.resetLocked(c)
+	case pastDropped:
+		c.oldest = 0
+		evs = []Event{{Kind: EvReset, Conv: id}}
+	}
+	page := Page{Messages: make([]Message, 0, len(hist))}
+	for i := range hist {
+		m := &hist[i]
 		page.Messages = append(page.Messages, toMessage(id, m, protocol.Fold(m.From) == protocol.Fold(me)))
 		if m.Seq > 0 && (c.oldest == 0 || m.Seq < c.oldest) {
 			c.oldest = m.Seq
@@ -291,7 +314,17 @@ func (b *Bridge) JoinRoom(room string) (Page, error) {
 	page.HasOlder = page.Conversation.HasOlder
 	v := page.Conversation
 	b.mu.Unlock()
-	b.em.push(Event{Kind: EvConversation, Conv: id, Conversation: &v})
+	if hc := b.cache.Load(); hc != nil {
+		hc.conversation(id, KindRoom, res.Room, false)
+		hc.setEpoch(id, res.Epoch)
+		hc.add(id, page.Messages...)
+	}
+	if atConnect {
+		for i := range page.Messages {
+			evs = append(evs, Event{Kind: EvMessage, Conv: id, Message: &page.Messages[i]})
+		}
+	}
+	b.em.push(append(evs, Event{Kind: EvConversation, Conv: id, Conversation: &v})...)
 	return page, nil
 }
 
@@ -403,6 +436,10 @@ func (b *Bridge) OpenPrivate(name string) (Page, error) {
 	b.mu.Unlock()
 	if page.Messages == nil {
 		page.Messages = []Message{}
+	}
+	if hc := b.cache.Load(); hc != nil {
+		hc.conversation(id, KindPrivate, v.Name, true)
+		hc.add(id, page.Messages...)
 	}
 	b.em.push(Event{Kind: EvConversation, Conv: id, Conversation: &v})
 	return page, nil

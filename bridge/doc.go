@@ -34,12 +34,27 @@
 // Options.MaxBatch (200) events are waiting, so a busy room never floods
 // the webview. Emit is called from one goroutine at a time, in order.
 //
+// # History cache
+//
+// With Options.Cache, the latest CacheMessages messages of each
+// conversation (at most CacheConversations per server and identity) are
+// kept between runs: Connect shows the room it joins and the private chats
+// that were open from the cache at once, before the server answers, then
+// checks that past against the server's: messages said meanwhile are
+// added (each seq once), a past from another epoch is dropped with a
+// visible notice ("reset" event, then a notice line), and a past too far
+// behind to join is dropped quietly. A guest's private messages are never
+// cached. The cache observes the events pushed to the UI and is written by
+// one goroutine at most every CacheFlushEvery and at Disconnect/Close.
+// CacheStore is the seam for another backing store (the browser's).
+//
 // # Concurrency
 //
 // A Bridge is safe for concurrent use: every method may be called from
 // any goroutine (Wails calls bound methods concurrently). One mutex (mu)
 // guards the conversation state; it is never held while calling the
 // client, the network or Emit. The event pump is one goroutine per
-// connection; the emitter is one goroutine per Bridge; Close waits for
-// both.
+// connection; the emitter is one goroutine per Bridge; the cache writer
+// is one goroutine per connection; Close waits for all. The cache's own
+// lock is a leaf: it is taken under no other lock of the Bridge.
 package bridge

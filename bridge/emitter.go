@@ -17,9 +17,12 @@ const (
 // emitter batches events for the shell's Emit hook: one goroutine calls
 // Emit, in order, never while a lock of the Bridge is held.
 type emitter struct {
-	emit  func(name string, data any)
-	every time.Duration
-	max   int
+	emit func(name string, data any)
+	// observe, if set before the first push, sees every event pushed, in
+	// the pusher's goroutine (the history cache).
+	observe func([]Event)
+	every   time.Duration
+	max     int
 
 	mu      sync.Mutex
 	queue   []Event
@@ -49,6 +52,9 @@ func newEmitter(emit func(string, any), every time.Duration, max int) *emitter {
 func (e *emitter) push(evs ...Event) {
 	if len(evs) == 0 {
 		return
+	}
+	if e.observe != nil {
+		e.observe(evs)
 	}
 	e.mu.Lock()
 	if e.closed {

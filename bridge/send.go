@@ -91,6 +91,9 @@ func (b *Bridge) Send(req SendRequest) (Message, error) {
 		}
 	}
 	m := Message{Conv: convID, Kind: MsgText, From: cl.Name(), To: to, Room: room, Text: text, Mine: true, Pending: true, Local: b.newLocal(), TS: protocol.FormatTime(time.Now())}
+	if hc := b.cache.Load(); hc != nil {
+		hc.sent(m) // cached once its ack gives it a seq
+	}
 	b.spawn(func() {
 		var sent client.Sent
 		var err error

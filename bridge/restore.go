@@ -1,0 +1,222 @@
+package bridge
+
+import (
+	"context"
+
+	"parley/client"
+	"parley/protocol"
+)
+
+// How a cached past fits the server's history.
+const (
+	pastFits    = iota // nothing cached, or it joins the server's latest page
+	pastDropped        // it could not be joined to the server's (too far behind): dropped quietly
+	pastLost           // the server lost that history (another epoch): dropped, and the user is told
+)
+
+// restore opens the history cache of cfg's server and user and shows the
+// cached past at once, before the server answers: the room about to be
+// joined and the private chats that were open. It returns those
+// conversations, marked restored, for Connect to keep.
+func (b *Bridge) restore(cfg client.Config, room string) []*conv {
+	if b.opts.Cache == nil {
+		return nil
+	}
+	hc := openCache(b.opts.Cache, cacheScope(cfg), cfg.Identity != nil)
+	b.cache.Store(hc)
+	var entries []*cacheEntry
+	if room != "" {
+		if e := hc.load(roomID(room)); e != nil && len(e.Messages) > 0 {
+			entries = append(entries, e)
+		}
+	}
+	entries = append(entries, hc.openPrivates()...)
+	var out []*conv
+	var evs []Event
+	for _, e := range entries {
+		c := &conv{id: e.Conv, kind: e.Kind, name: e.Name, restored: true, cachedEpoch: e.Epoch}
+		if c.kind != KindRoom && c.kind != KindPrivate {
+			continue
+		}
+		for _, m := range e.Messages {
+			if c.oldest == 0 || m.Seq < c.oldest {
+				c.oldest = m.Seq
+			}
+			c.cachedSeq = max(c.cachedSeq, m.Seq)
+		}
+		v := c.view()
+		evs = append(evs, Event{Kind: EvConversation, Conv: c.id, Conversation: &v})
+		for i := range e.Messages {
+			m := e.Messages[i]
+			m.Conv = c.id
+			evs = append(evs, Event{Kind: EvMessage, Conv: c.id, Message: &m})
+		}
+		out = append(out, c)
+	}
+	b.em.push(evs...)
+	return out
+}
+
+// unrestore takes the restored conversations off the screen again (the
+// connection failed) and closes the cache.
+func (b *Bridge) unrestore(restored []*conv) {
+	if hc := b.cache.Swap(nil); hc != nil {
+		hc.close()
+	}
+	evs := make([]Event, 0, len(restored))
+	for _, c := range restored {
+		evs = append(evs, Event{Kind: EvClosed, Conv: c.id})
+	}
+	b.em.push(evs...)
+}
+
+// joinPast checks the cached past of room conversation id against the
+// join answer res and returns the history to show: the answer's, preceded
+// by the pages between the cached past and it when there is a gap.
+func (b *Bridge) joinPast(ctx context.Context, cl *client.Client, id string, res client.JoinResult) ([]client.Message, int) {
+	b.mu.Lock()
+	c := b.convs[id]
+	var seq int64
+	var epoch string
+	restored := c != nil && c.restored
+	if restored {
+		seq, epoch = c.cachedSeq, c.cachedEpoch
+	}
+	b.mu.Unlock()
+	if !restored || seq == 0 {
+		return res.History, pastFits
+	}
+	if (epoch != "" && res.Epoch != "" && epoch != res.Epoch) || seq > res.Seq {
+		return res.History, pastLost
+	}
+	gap, ok := b.fillGap(ctx, cl, client.HistoryQuery{Room: res.Room}, seq, firstSeq(res.History, res.Seq+1))
+	if !ok {
+		return res.History, pastDropped
+	}
+	// What is shown already is not sent again.
+	out := gap
+	for _, m := range res.History {
+		if m.Seq > seq {
+			out = append(out, m)
+		}
+	}
+	return out, pastFits
+}
+
+// fillGap pages a conversation forward from seq (exclusive) to until
+// (exclusive), at most cacheGapPages pages; ok is false when that was not
+// enough, or a page failed.
+func (b *Bridge) fillGap(ctx context.Context, cl *client.Client, q client.HistoryQuery, seq, until int64) ([]client.Message, bool) {
+	var out []client.Message
+	for page := 0; seq+1 < until; page++ {
+		if page == cacheGapPages {
+			return nil, false
+		}
+		q.Since, q.Before, q.Limit = protocol.Int64(seq), nil, protocol.MaxHistory
+		hp, err := cl.History(ctx, q)
+		if err != nil || len(hp.Messages) == 0 {
+			return nil, false
+		}
+		for _, m := range hp.Messages {
+			if m.Seq > seq && m.Seq < until {
+				out = append(out, m)
+				seq = m.Seq
+			}
+		}
+		if hp.Messages[len(hp.Messages)-1].Seq >= until-1 {
+			break
+		}
+	}
+	return out, true
+}
+
+func firstSeq(ms []client.Message, none int64) int64 {
+	if len(ms) > 0 && ms[0].Seq > 0 {
+		return ms[0].Seq
+	}
+	return none
+}
+
+// checkRestoredPrivates checks the private chats shown from the cache
+// against the server's conversations, in the background: those that
+// moved are brought up to date, those whose history the server lost start
+// over and say so.
+func (b *Bridge) checkRestoredPrivates(restored []*conv) {
+	var ids []string
+	for _, c := range restored {
+		if c.kind == KindPrivate {
+			ids = append(ids, c.id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	cl, cctx, gen, err := b.live()
+	if err != nil {
+		return
+	}
+	b.spawn(func() {
+		ctx, cancel := requestCtx(cctx)
+		defer cancel()
+		infos, err := cl.Conversations(ctx)
+		if err != nil {
+			return // shown as cached; live messages still arrive
+		}
+		byName := map[string]protocol.ConversationInfo{}
+		for _, in := range infos {
+			byName[privateID(in.With)] = in
+		}
+		for _, id := range ids {
+			b.checkPrivate(ctx, cl, gen, id, byName)
+		}
+	})
+}
+
+func (b *Bridge) checkPrivate(ctx context.Context, cl *client.Client, gen int64, id string, infos map[string]protocol.ConversationInfo) {
+	b.mu.Lock()
+	c := b.convs[id]
+	if gen != b.gen || c == nil || !c.restored {
+		b.mu.Unlock()
+		return
+	}
+	c.restored = false
+	name, seq, epoch := c.name, c.cachedSeq, c.cachedEpoch
+	b.mu.Unlock()
+	in, listed := infos[id]
+	verdict := pastFits
+	var gap []client.Message
+	switch {
+	case !listed || (epoch != "" && in.Epoch != "" && in.Epoch != epoch) || in.Seq < seq:
+		verdict = pastLost
+	default:
+		var ok bool
+		if gap, ok = b.fillGap(ctx, cl, client.HistoryQuery{With: name}, seq, in.Seq+1); !ok {
+			verdict = pastDropped
+		}
+	}
+	hc := b.cache.Load()
+	b.mu.Lock()
+	c = b.convs[id]
+	if gen != b.gen || c == nil {
+		b.mu.Unlock()
+		return
+	}
+	var evs []Event
+	switch verdict {
+	case pastLost:
+		evs = b.resetLocked(c)
+	case pastDropped:
+		c.oldest = 0
+		evs = []Event{{Kind: EvReset, Conv: id}}
+	}
+	evs = append(evs, b.historyLocked(c, gap, cl.Name())...)
+	v := c.view()
+	b.mu.Unlock()
+	b.em.push(append(evs, Event{Kind: EvConversation, Conv: id, Conversation: &v})...)
+	if hc != nil && listed {
+		hc.setEpoch(id, in.Epoch)
+	}
+	if verdict != pastFits {
+		b.refill(cl, ctx, gen, id, name)
+	}
+}
