@@ -137,7 +137,7 @@ func (c *imageCols) meta() *protocol.ImageMeta {
 		Size: c.size.Int64, Name: c.name.String}
 }
 
-// byNonceQuery finds a message by owner and nonce. "nonce <> ”" lets SQLite
+// byNonceQuery finds a message by owner and nonce. The non-empty nonce test lets SQLite
 // use the partial index messages_nonce (it cannot infer it from "= ?").
 const byNonceQuery = `SELECT c.id, ` + msgCols + ` FROM messages m JOIN conversations c ON c.cid = m.cid
 	WHERE m.owner = ? AND m.nonce = ? AND m.nonce <> ''`
