@@ -37,6 +37,10 @@ type Config struct {
 	TestImage string
 	// Logger receives diagnostics; nil: slog.Default().
 	Logger *slog.Logger
+	// CacheDir holds the history cache (recent messages per conversation,
+	// files 0600). Empty: ConfigDir/cache when ConfigDir is set, else
+	// os.UserCacheDir()/parley/history.
+	CacheDir string
 	// AnnounceEvery is how often the member count announced on the LAN is
 	// refreshed while hosting. Zero: AnnounceRefresh.
 	AnnounceEvery time.Duration
@@ -84,6 +88,15 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	cacheDir := cfg.CacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(dir, "cache")
+		if cfg.ConfigDir == "" {
+			if d, err := os.UserCacheDir(); err == nil {
+				cacheDir = filepath.Join(d, "parley", "history")
+			}
+		}
+	}
 	a := &App{cfg: cfg, dir: dir, key: key, set: set, log: cfg.Logger, shell: cfg.Shell}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -98,6 +111,7 @@ func New(cfg Config) (*App, error) {
 		ClientName: ClientName,
 		ParseLink:  parseLink,
 		Logger:     a.log,
+		Cache:      bridge.NewFileCache(cacheDir),
 	})
 	return a, nil
 }

@@ -3,7 +3,8 @@
 // (the chat, shared with the browser build), to package server (Host on
 // LAN) and to internal/lan (nearby servers, join links). It also keeps the
 // settings and the Ed25519 identity key in the user's config directory
-// (files 0600), and reaches the native side — file dialogs, window title,
+// (files 0600), and the history cache (bridge.FileCache) in the user's
+// cache directory, and reaches the native side — file dialogs, window title,
 // events — only through the Shell interface, so that tests drive an App
 // without a window.
 //

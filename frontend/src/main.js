@@ -75,9 +75,9 @@ function showScreen(name) {
 
 // ---- first start and connecting -------------------------------------------
 
-function showConnect() {
+function showConnect(keepError = false) {
   setText($('connect-me'), settings.name || '');
-  setText($('connect-error'), '');
+  if (!keepError) setText($('connect-error'), '');
   if (settings.room) {
     $('browser-room').value = settings.room;
     $('manual-room').value = settings.room;
@@ -118,6 +118,7 @@ async function connect(req) {
     if (req.room) settings.room = req.room;
     settings = await api.saveSettings({ ...settings, server: req.server || settings.server || '', certHash: req.certHash || settings.certHash || '' }).catch(() => settings);
     showChat();
+    if (st.active) activate(st.active); // shown from the cache before the bridge knew it
   } catch (e) {
     setText($('connect-error'), e.message);
     if (e.code === 'name_taken' || e.code === 'bad_name') setText($('connect-error'), `${e.message} — choose another name.`);
@@ -143,7 +144,10 @@ function onBatch(batch) {
     const next = st.lastRoom || S.privates(st)[0]?.id || '';
     if (next) activate(next);
   }
-  if (st.status.state === 'offline' && !$('screen-chat').hidden && st.convs.size === 0) showConnect();
+  if (st.status.state === 'offline' && !$('screen-chat').hidden && st.convs.size === 0) showConnect(true);
+  // The past of the conversations being connected to, from the history
+  // cache: show it at once, before the server answers.
+  if (st.status.state === 'connecting' && st.convs.size && $('screen-chat').hidden && !$('screen-connect').hidden) showChat();
   queueRender(ch);
 }
 
