@@ -277,14 +277,13 @@ func (ss *session) releaseHeld(r *room, m *member) {
 
 // joinHistory returns the history of a join answer: the newest limit
 // messages up to durable, or with since those after it (the newest, and
-// truncated when more were missed).
+// truncated when more were missed). A store is never asked for more than
+// protocol.MaxHistory messages (the Store contract): whether older missed
+// messages exist is a second, one-message query, made only when the page
+// is full.
 func (ss *session) joinHistory(ctx context.Context, id ConvID, durable int64, since *int64, limit int) ([]*protocol.Frame, bool, error) {
 	before := durable + 1
-	q := HistoryQuery{Before: &before, Limit: limit}
-	if since != nil {
-		q.Limit = min(limit+1, protocol.MaxHistory+1)
-	}
-	msgs, err := ss.srv.store.History(ctx, id, q)
+	msgs, err := ss.srv.store.History(ctx, id, HistoryQuery{Before: &before, Limit: limit})
 	if err != nil {
 		return nil, false, err
 	}
@@ -295,9 +294,12 @@ func (ss *session) joinHistory(ctx context.Context, id ConvID, durable int64, si
 			i++
 		}
 		msgs = msgs[i:]
-		if len(msgs) > limit {
-			msgs = msgs[len(msgs)-limit:]
-			truncated = true
+		if len(msgs) == limit && msgs[0].Seq > *since+1 {
+			older, err := ss.srv.store.History(ctx, id, HistoryQuery{Since: since, Limit: 1})
+			if err != nil {
+				return nil, false, err
+			}
+			truncated = len(older) > 0 && older[0].Seq < msgs[0].Seq
 		}
 	}
 	return msgFrames(msgs), truncated, nil
