@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -65,8 +66,15 @@ func run16(c *rawClient, me, clients, messages int) error {
 		case <-c.gone:
 			return fmt.Errorf("%s: closed after %d oks, %d msgs: %v", c.name, oks, msgs, c.readErr)
 		}
-		f, err := protocol.Decode(m.text)
-		if err != nil {
+		// A light parse: 16 clients decode 51,200 frames here.
+		var f struct {
+			Type    string
+			Seq     *int64
+			Text    string
+			Code    string
+			Message string
+		}
+		if err := json.Unmarshal(m.text, &f); err != nil {
 			return err
 		}
 		switch f.Type {

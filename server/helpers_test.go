@@ -57,6 +57,12 @@ func startServer(t testing.TB, cfg server.Config) *testServer {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(context.Background()) }()
 	ts := &testServer{srv: srv, addr: srv.Addr().String(), hash: srv.CertHash()}
+	for deadline := time.Now().Add(waitTimeout); !srv.Ready(); {
+		if time.Now().After(deadline) {
+			t.Fatal("server not ready")
+		}
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { ts.shutdown(t) }) })
 	_ = served

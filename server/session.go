@@ -122,6 +122,16 @@ func (s *Server) runSession(c conn) {
 	ss.safe(ss.reader)
 
 	hello.Stop()
+	if ss.wantCode.Load() != 0 {
+		// A protocol error: the writer flushes the err frame, ends the
+		// control stream and closes the session after the grace period.
+		t := time.NewTimer(2 * closeGrace)
+		select {
+		case <-ss.closing:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	ss.close(protocol.CloseCode(ss.wantCode.Load()), "")
 	ss.cancel()
 	ss.wg.Wait()

@@ -20,8 +20,13 @@ import (
 // wtServer is the UDP side: HTTP/3 with WebTransport. It is the only part
 // of the server that knows quic-go and webtransport-go.
 type wtServer struct {
-	h3 *http3.Server
-	wt *webtransport.Server
+	h3   *http3.Server
+	wt   *webtransport.Server
+	quic *quic.Config
+
+	mu     sync.Mutex
+	ln     *quic.EarlyListener
+	closed bool
 }
 
 // quicConfig is the QUIC configuration, set deliberately:
@@ -61,12 +66,55 @@ func (s *Server) newWTServer() *wtServer {
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	webtransport.ConfigureHTTP3Server(h3)
-	return &wtServer{h3: h3, wt: wt}
+	return &wtServer{h3: h3, wt: wt, quic: h3.QUICConfig}
 }
 
-func (w *wtServer) serve(udp net.PacketConn) error { return w.wt.Serve(udp) }
+// serve accepts QUIC connections on udp and serves each in a goroutine,
+// all waited for before it returns. (The listener is ours rather than
+// webtransport.Server.Serve's so that a Close racing with the start of
+// serving is safe.)
+func (w *wtServer) serve(udp net.PacketConn) error {
+	ln, err := quic.ListenEarly(udp, w.h3.TLSConfig, w.quic)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	w.ln = ln
+	w.mu.Unlock()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		qc, err := ln.Accept(context.Background())
+		if err != nil {
+			w.mu.Lock()
+			closed := w.closed
+			w.mu.Unlock()
+			if closed {
+				return nil
+			}
+			return err
+		}
+		wg.Go(func() { w.wt.ServeQUICConn(qc) })
+	}
+}
 
-func (w *wtServer) close() { w.wt.Close() }
+// close closes every QUIC connection (sessions were closed before) and
+// the listener; serve then returns.
+func (w *wtServer) close() {
+	w.wt.Close()
+	w.mu.Lock()
+	w.closed = true
+	ln := w.ln
+	w.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+}
 
 // serveWebTransport upgrades an extended CONNECT to a WebTransport session
 // and runs it until it ends.
