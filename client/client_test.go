@@ -279,3 +279,87 @@ func (badSigner) Public() crypto.PublicKey { return "not a key" }
 func (badSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 	return nil, errors.New("no")
 }
+
+// offlineWhilePosting ends B's sessions and posts n messages to room
+// before any new session can see them.
+func offlineWhilePosting(srv *fakeServer, room string, n int) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for c := range srv.sessions {
+		c.kill(errors.New("gone"))
+		delete(srv.sessions, c)
+	}
+	r := srv.roomLocked(room)
+	for i := 0; i < n; i++ {
+		r.seq++
+		r.msgs = append(r.msgs, &protocol.Frame{Type: protocol.TypeMsg, Room: r.name, From: "A", Text: "m", Seq: protocol.Int64(r.seq), TS: protocol.FormatTime(time.Now())})
+	}
+}
+
+// A resumed join answered internal is reported and tried again on a new
+// session; nothing is skipped (the crash test's watcher used to lose what
+// a failed resumed join should have carried).
+func TestResumeJoinFailureIsRetried(t *testing.T) {
+	srv := newFakeServer(t)
+	b := dialFake(t, srv, "B")
+	if _, err := b.Join(context.Background(), "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	srv.post("lobby", "A", "before")
+	nextEvent(t, b, EventMessage)
+	srv.mu.Lock()
+	srv.failJoins, srv.failCode = 2, protocol.CodeInternal
+	srv.mu.Unlock()
+	offlineWhilePosting(srv, "lobby", 5)
+	for i := 0; i < 2; i++ {
+		ev := nextEvent(t, b, EventError, EventMessage)
+		if ev.Kind != EventError || ev.Room != "lobby" || protocol.CodeOf(ev.Err) != protocol.CodeInternal {
+			t.Fatalf("event %d: %+v, want an internal error for lobby", i+1, ev)
+		}
+	}
+	for want := int64(2); want <= 6; want++ {
+		ev := nextEvent(t, b, EventMessage)
+		if ev.Message.Seq != want {
+			t.Fatalf("got seq %d, want %d (in order, once)", ev.Message.Seq, want)
+		}
+	}
+	srv.post("lobby", "A", "after")
+	if ev := nextEvent(t, b, EventMessage); ev.Message.Seq != 7 {
+		t.Fatalf("after the resume: seq %d, want 7", ev.Message.Seq)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.resumes != 3 {
+		t.Fatalf("%d resumed joins, want 3 (two failed, one answered)", srv.resumes)
+	}
+}
+
+// A resumed join the server refuses for good is reported and the room is
+// forgotten: later sessions do not join it again.
+func TestResumeJoinRefusedForgetsTheRoom(t *testing.T) {
+	srv := newFakeServer(t)
+	b := dialFake(t, srv, "B")
+	if _, err := b.Join(context.Background(), "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	srv.failJoins, srv.failCode = 1, protocol.CodeBadRoom
+	srv.mu.Unlock()
+	offlineWhilePosting(srv, "lobby", 1)
+	ev := nextEvent(t, b, EventError)
+	if ev.Room != "lobby" || protocol.CodeOf(ev.Err) != protocol.CodeBadRoom {
+		t.Fatalf("error event %+v, want bad_room for lobby", ev)
+	}
+	offlineWhilePosting(srv, "lobby", 1)
+	waitState(t, b, StateReconnecting)
+	waitState(t, b, StateConnected)
+	// A round trip: a resumed join would have been answered before it.
+	if _, err := b.Rooms(context.Background()); protocol.CodeOf(err) != protocol.CodeBadRequest {
+		t.Fatalf("rooms on the fake server: %v, want its bad_request", err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.resumes != 1 {
+		t.Fatalf("%d resumed joins, want 1: the refused room was joined again", srv.resumes)
+	}
+}

@@ -26,6 +26,12 @@ type fakeServer struct {
 	sessions map[*fakeConn]string // session → user name
 	says     int                  // say requests that created a message
 	joinCap  int                  // messages a join with since returns at most (0: all)
+	// failJoins joins with since are answered err failCode (the session
+	// stays in the room, as a real server's may); resumes counts joins
+	// with since.
+	failJoins int
+	failCode  protocol.Code
+	resumes   int
 	// dropAnswer, when it returns true for a request, makes the server
 	// process it and then kill the session instead of answering.
 	dropAnswer func(f *protocol.Frame) bool
@@ -152,6 +158,13 @@ func (s *fakeServer) handleLocked(c *fakeConn, name *string, f *protocol.Frame) 
 		s.sessions[c] = *name
 		return &protocol.Frame{Type: protocol.TypeOK, Name: *name, Server: info}
 	case protocol.TypeJoin:
+		if f.Since != nil {
+			s.resumes++
+			if s.failJoins > 0 {
+				s.failJoins--
+				return errFrame(s.failCode)
+			}
+		}
 		r := s.roomLocked(f.Room)
 		ok := &protocol.Frame{Type: protocol.TypeOK, Room: r.name, Seq: protocol.Int64(r.seq), Epoch: r.epoch, Members: []string{*name}}
 		var hist []*protocol.Frame

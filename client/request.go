@@ -25,6 +25,9 @@ type request struct {
 	// onAnswer runs in the reader goroutine with c.mu held, in stream order,
 	// before the waiter is woken. It may be nil.
 	onAnswer func(s *session, f *protocol.Frame)
+	// onErr runs like onAnswer for an err answer (internal requests only).
+	// It may be nil.
+	onErr func(s *session, e *protocol.Error)
 	// gen is the session the request was last sent on (0: not sent yet).
 	gen int64
 	// abandoned: the caller stopped waiting after the request was sent; it
@@ -146,8 +149,11 @@ func (c *Client) answer(s *session, f *protocol.Frame, err error) {
 	case err != nil:
 		a.err = err
 	case f.Type == protocol.TypeErr:
-		a.err = &protocol.Error{Code: f.Code, Message: f.Message, ID: f.ID}
-		a.f = f
+		e := &protocol.Error{Code: f.Code, Message: f.Message, ID: f.ID}
+		a.err, a.f = e, f
+		if r.onErr != nil {
+			r.onErr(s, e)
+		}
 	default:
 		a.f = f
 		if r.onAnswer != nil {

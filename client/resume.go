@@ -1,6 +1,8 @@
 package client
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"unicode"
@@ -29,10 +31,14 @@ func (c *Client) resume(s *session) {
 		since := sn.floor
 		c.startLocked(s, &protocol.Frame{Type: protocol.TypeJoin, Room: room.name, Since: &since}, func(s *session, f *protocol.Frame) {
 			c.resumedJoinLocked(s, key, since, f)
+		}, func(s *session, e *protocol.Error) {
+			c.resumeFailedLocked(s, key, "", e)
 		})
 	}
 	if c.cfg.Identity != nil {
-		c.startLocked(s, &protocol.Frame{Type: protocol.TypeConversations}, c.resumedConversationsLocked)
+		c.startLocked(s, &protocol.Frame{Type: protocol.TypeConversations}, c.resumedConversationsLocked, func(s *session, e *protocol.Error) {
+			c.resumeFailedLocked(s, "", "", e)
+		})
 	}
 	var again []*request
 	for _, r := range c.pending {
@@ -52,8 +58,8 @@ func (c *Client) resume(s *session) {
 }
 
 // startLocked sends an internal request on s that counts in its resume
-// barrier. c.mu is held.
-func (c *Client) startLocked(s *session, f *protocol.Frame, onAnswer func(*session, *protocol.Frame)) {
+// barrier; onAnswer handles its ok, onErr its err. c.mu is held.
+func (c *Client) startLocked(s *session, f *protocol.Frame, onAnswer func(*session, *protocol.Frame), onErr func(*session, *protocol.Error)) {
 	c.nextID++
 	f.ID = c.nextID
 	b, err := protocol.Encode(f)
@@ -61,7 +67,7 @@ func (c *Client) startLocked(s *session, f *protocol.Frame, onAnswer func(*sessi
 		c.log.Error("encode resume request", "err", err)
 		return
 	}
-	r := &request{id: f.ID, frame: b[:len(b)-1], onAnswer: onAnswer, inBarrier: true, done: make(chan answer, 1)}
+	r := &request{id: f.ID, frame: b[:len(b)-1], onAnswer: onAnswer, onErr: onErr, inBarrier: true, done: make(chan answer, 1)}
 	c.pending[r.id] = r
 	s.barrier++
 	c.sendLocked(s, r)
@@ -74,7 +80,7 @@ func (c *Client) barrierDoneLocked(s *session) {
 		return
 	}
 	s.barrier--
-	if s.barrier > 0 {
+	if s.barrier > 0 || s.doomed {
 		return
 	}
 	held := s.held
@@ -82,6 +88,38 @@ func (c *Client) barrierDoneLocked(s *session) {
 	for _, f := range held {
 		c.deliverLocked(s, f)
 	}
+}
+
+// resumeFailedLocked handles an err answer to a request that resumes a
+// conversation: the rejoin of the room whose folded name is key, the
+// conversations list (key and with empty), or a catch-up page of room or
+// with. Nothing is skipped silently: the error is reported and, when the
+// server may succeed later (internal, rate_limited), the session is ended
+// so that the next one resumes from the same seq, after a backoff. A room
+// the server refuses for good (bad_room, say) is forgotten. c.mu is held.
+func (c *Client) resumeFailedLocked(s *session, key, with string, e *protocol.Error) {
+	room := ""
+	if r := c.rooms[key]; r != nil {
+		room = r.name
+	}
+	c.emit(Event{Kind: EventError, Room: room, With: with, Err: e})
+	if retryable(e) {
+		s.doomed = true
+		s.held = nil
+		// Not s.fail here: this runs in the reader goroutine, and closing
+		// the Conn may wait for it.
+		s.spawn(func() { s.fail(fmt.Errorf("client: resume: %w", e)) })
+		return
+	}
+	if key != "" {
+		delete(c.rooms, key)
+	}
+}
+
+// retryable reports whether a server error may not happen again on a
+// later attempt.
+func retryable(e *protocol.Error) bool {
+	return e.Code == protocol.CodeInternal || e.Code == protocol.CodeRateLimited
 }
 
 // resumedJoinLocked handles the answer to a resuming join of the room
@@ -183,6 +221,16 @@ func (c *Client) catchUp(s *session, ck, room, with string, since, target int64)
 				return // the session ended: the next one starts over
 			}
 			c.emit(Event{Kind: EventError, Room: room, With: with, Err: err})
+			var e *protocol.Error
+			if errors.As(err, &e) && retryable(e) {
+				// The next session pages again from the same seq; the
+				// held events go with this one.
+				c.mu.Lock()
+				s.doomed = true
+				c.mu.Unlock()
+				s.fail(fmt.Errorf("client: catch up: %w", err))
+				return
+			}
 			c.mu.Lock()
 			release()
 			c.mu.Unlock()
@@ -210,7 +258,7 @@ func (c *Client) catchUp(s *session, ck, room, with string, since, target int64)
 
 // eventLocked handles an event frame from s. c.mu is held.
 func (c *Client) eventLocked(s *session, f *protocol.Frame) {
-	if s != c.cur {
+	if s != c.cur || s.doomed {
 		return
 	}
 	if s.barrier > 0 {

@@ -30,6 +30,10 @@ type session struct {
 	held    []*protocol.Frame
 	// gates hold the events of conversations being caught up by paging.
 	gates map[string][]*protocol.Frame
+	// doomed: a resume request failed and the session is being ended so
+	// that the next one resumes again; its events are dropped, not
+	// delivered past what was missed.
+	doomed bool
 
 	failOnce sync.Once
 	err      error // set before ctx is cancelled
