@@ -12,7 +12,9 @@ import (
 // Default values of the Config fields whose zero value means "default".
 const (
 	// DefaultQueueSize is the default bound of a member's outbound queue, in frames.
-	DefaultQueueSize = 1024
+	DefaultQueueSize = 8192
+	// DefaultQueueBytes is the default bound of a member's outbound queue, in bytes.
+	DefaultQueueBytes = 8 << 20
 	// DefaultRate is the default sustained rate of requests per session, per second.
 	DefaultRate = 50
 	// DefaultBurst is the default burst of requests per session.
@@ -84,15 +86,26 @@ type Config struct {
 	// with 4005. Zero: DefaultAbuseLimit; negative: never.
 	AbuseLimit int
 
-	// QueueSize bounds each session's outbound queue, in frames. A session
-	// whose queue is full is closed with 4001. Zero: DefaultQueueSize.
-	QueueSize int
+	// QueueSize and QueueBytes bound each session's outbound queue, in
+	// frames and in bytes (the queue holds nothing while idle). A session
+	// whose queue is full is closed with 4001. Zero: DefaultQueueSize,
+	// DefaultQueueBytes.
+	QueueSize  int
+	QueueBytes int
 
 	// HelloTimeout is how long a session may take to complete hello (and
 	// auth) before it is closed with 4003. Zero: protocol.HelloTimeout.
 	HelloTimeout time.Duration
 	// IdleTimeout is the QUIC idle timeout. Zero: DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// StatelessResetKey, if set, derives the QUIC stateless reset tokens.
+	// A server restarted with the same key (after a crash, say) resets the
+	// QUIC connections of its previous run at their next packet, so their
+	// clients reconnect at once instead of after the idle timeout. Keep it
+	// secret and the same across restarts (servecmd keeps one in --data).
+	// Nil: no stateless resets; clients of a crashed server wait for the
+	// idle timeout.
+	StatelessResetKey *[32]byte
 	// MaxStreams is how many streams of each direction a client may have
 	// open at once in a session. Zero: DefaultMaxStreams.
 	MaxStreams int
@@ -133,6 +146,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = DefaultQueueSize
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = DefaultQueueBytes
 	}
 	if c.HelloTimeout <= 0 {
 		c.HelloTimeout = protocol.HelloTimeout

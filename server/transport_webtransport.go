@@ -20,12 +20,14 @@ import (
 // wtServer is the UDP side: HTTP/3 with WebTransport. It is the only part
 // of the server that knows quic-go and webtransport-go.
 type wtServer struct {
-	h3   *http3.Server
-	wt   *webtransport.Server
-	quic *quic.Config
+	h3       *http3.Server
+	wt       *webtransport.Server
+	quic     *quic.Config
+	resetKey *quic.StatelessResetKey // nil: no stateless resets
 
 	mu     sync.Mutex
 	ln     *quic.EarlyListener
+	tr     *quic.Transport // set with resetKey; closed after ln
 	closed bool
 }
 
@@ -66,7 +68,7 @@ func (s *Server) newWTServer() *wtServer {
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	webtransport.ConfigureHTTP3Server(h3)
-	return &wtServer{h3: h3, wt: wt, quic: h3.QUICConfig}
+	return &wtServer{h3: h3, wt: wt, quic: h3.QUICConfig, resetKey: (*quic.StatelessResetKey)(s.cfg.StatelessResetKey)}
 }
 
 // serve accepts QUIC connections on udp and serves each in a goroutine,
@@ -74,17 +76,33 @@ func (s *Server) newWTServer() *wtServer {
 // webtransport.Server.Serve's so that a Close racing with the start of
 // serving is safe.)
 func (w *wtServer) serve(udp net.PacketConn) error {
-	ln, err := quic.ListenEarly(udp, w.h3.TLSConfig, w.quic)
+	// A Transport of our own carries the stateless reset key; it does not
+	// close udp (the server does).
+	var tr *quic.Transport
+	var ln *quic.EarlyListener
+	var err error
+	if w.resetKey != nil {
+		tr = &quic.Transport{Conn: udp, StatelessResetKey: w.resetKey}
+		ln, err = tr.ListenEarly(w.h3.TLSConfig, w.quic)
+	} else {
+		ln, err = quic.ListenEarly(udp, w.h3.TLSConfig, w.quic)
+	}
 	if err != nil {
+		if tr != nil {
+			tr.Close()
+		}
 		return err
 	}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		ln.Close()
+		if tr != nil {
+			tr.Close()
+		}
 		return nil
 	}
-	w.ln = ln
+	w.ln, w.tr = ln, tr
 	w.mu.Unlock()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -109,10 +127,13 @@ func (w *wtServer) close() {
 	w.wt.Close()
 	w.mu.Lock()
 	w.closed = true
-	ln := w.ln
+	ln, tr := w.ln, w.tr
 	w.mu.Unlock()
 	if ln != nil {
 		ln.Close()
+	}
+	if tr != nil {
+		tr.Close()
 	}
 }
 
