@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -54,9 +55,11 @@ const AnnounceRefresh = 2 * time.Second
 // hosting is a running in-process server.
 type hosting struct {
 	srv     *server.Server
+	store   io.Closer // the durable store, closed after the server's shutdown
 	ann     *lan.Announcer
 	cancel  context.CancelFunc
 	done    chan struct{}
+	log     *slog.Logger
 	info    HostInfo
 	annStop context.CancelFunc // ends the announcement refresher
 	annDone chan struct{}      // closed when the refresher returned
@@ -99,8 +102,14 @@ func (a *App) StartHosting(req HostRequest) (HostInfo, error) {
 		return HostInfo{}, protocol.Errorf(protocol.CodeBadRequest, "the server name is too long")
 	}
 
-	srv, err := server.New(server.Config{Name: serverName, Version: ClientName, Hosts: hostNames(), Logger: a.log})
+	dir := a.hostDir()
+	store, err := openHostStore(dir)
 	if err != nil {
+		return HostInfo{}, unavailable("cannot open the hosted history in "+dir, err)
+	}
+	srv, err := a.newHostServer(dir, serverName, store)
+	if err != nil {
+		store.Close()
 		return HostInfo{}, unavailable("cannot start the server", err)
 	}
 	addr := a.cfg.HostAddr
@@ -114,10 +123,12 @@ func (a *App) StartHosting(req HostRequest) (HostInfo, error) {
 		err = srv.Listen(addr)
 	}
 	if err != nil {
+		shutdown(srv)
+		store.Close()
 		return HostInfo{}, unavailable("cannot listen on "+addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &hosting{srv: srv, cancel: cancel, done: make(chan struct{})}
+	h := &hosting{srv: srv, store: store, cancel: cancel, done: make(chan struct{}), log: a.log}
 	go func() {
 		defer close(h.done)
 		if err := srv.Serve(ctx); err != nil {
@@ -186,7 +197,8 @@ func (a *App) StopHosting() (HostInfo, error) {
 }
 
 // refreshAnnouncement keeps the announced member count equal to the
-// server's open sessions (the host's own included), checking every
+// server's open sessions (the host's own included), and the announced
+// certificate hash equal to the served one (renewed), checking every
 // `every`, so the announcement changes at most that often. It runs until
 // ctx ends or stop.
 func (h *hosting) refreshAnnouncement(ctx context.Context, info lan.Info, every time.Duration, log *slog.Logger) {
@@ -203,12 +215,15 @@ func (h *hosting) refreshAnnouncement(ctx context.Context, info lan.Info, every 
 				return
 			case <-t.C:
 			}
-			n := count()
-			if n == info.Members {
+			n, hash := count(), h.srv.CertHash() // CertHash renews the certificate when due
+			if n == info.Members && (hash == "" || hash == info.CertHash) {
 				continue
 			}
 			next := info
 			next.Members = n
+			if hash != "" {
+				next.CertHash = hash
+			}
 			if err := h.ann.Update(next); err != nil {
 				log.Warn("updating the LAN announcement", "err", err)
 				continue
@@ -226,11 +241,35 @@ func (h *hosting) stop() {
 	if h.ann != nil {
 		h.ann.Close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), server.DefaultShutdownGrace)
-	defer cancel()
-	h.srv.Shutdown(ctx)
+	shutdown(h.srv)
 	h.cancel()
 	<-h.done
+	if err := h.store.Close(); err != nil {
+		h.log.Error("closing the hosted history", "err", err)
+	}
+}
+
+// shutdown shuts srv down, closing its sessions with 4002.
+func shutdown(srv *server.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), server.DefaultShutdownGrace)
+	defer cancel()
+	srv.Shutdown(ctx)
+}
+
+// newHostServer makes the hosted server on the kept certificate, reset
+// key and store of dir.
+func (a *App) newHostServer(dir, name string, store server.Store) (*server.Server, error) {
+	hosts := hostNames()
+	cert, err := loadHostCert(dir, hosts, nil, a.log)
+	if err != nil {
+		return nil, err
+	}
+	reset, err := loadResetKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	return server.New(server.Config{Name: name, Version: ClientName, Hosts: hosts, Logger: a.log,
+		Store: store, TLS: cert.TLSConfig(), StatelessResetKey: reset})
 }
 
 // HostStatus reports whether this app hosts a server.
