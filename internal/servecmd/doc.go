@@ -1,7 +1,9 @@
 // Package servecmd is `parley serve`: it reads the flags and environment
 // variables, builds a server.Server (with the durable store when --data is
 // given), serves it, optionally serves the admin endpoints and announces
-// the server on the LAN, and drains it when its context ends.
+// the server on the LAN, and drains it when its context ends. With --data it
+// keeps the QUIC stateless reset key there (ResetKey), so that a server
+// restarted after a crash resets its previous run's connections at once.
 //
 // # Configuration
 //

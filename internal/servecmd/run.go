@@ -47,6 +47,7 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 
 	var store server.Store
 	var sqlStore *sqlitestore.Store
+	var resetKey *[32]byte
 	if o.DataDir != "" {
 		s, err := sqlitestore.Open(o.DataDir, sqlitestore.Options{RetainAge: o.RetainAge, RetainCount: o.RetainCount})
 		if err != nil {
@@ -58,6 +59,9 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 				log.Error("closing the store", "err", err)
 			}
 		}()
+		if resetKey, err = ResetKey(o.DataDir); err != nil {
+			return fmt.Errorf("--data %s: %w", o.DataDir, err)
+		}
 	} else {
 		log.Warn("no --data directory: history, identities and images are kept in memory and lost on exit")
 	}
@@ -86,6 +90,9 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 		AllowedOrigins: o.Origins,
 		Web:            webHandler,
 		Logger:         log,
+		// Kept in --data: a restart after a crash resets the old QUIC
+		// connections, so clients reconnect at once.
+		StatelessResetKey: resetKey,
 	})
 	if err != nil {
 		return err
