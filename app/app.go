@@ -19,6 +19,10 @@ import (
 // ClientName is what the desktop app says it is in hello.
 const ClientName = "parley-desktop/0.1"
 
+// DefaultRoom is joined on a server where nothing is remembered and no
+// room was asked for.
+const DefaultRoom = "lobby"
+
 // Config configures an App. The zero value is the real desktop app.
 type Config struct {
 	// ConfigDir holds settings.json and identity.key. Empty: DefaultConfigDir.
@@ -105,13 +109,16 @@ func New(cfg Config) (*App, error) {
 		a.shell = nopShell{}
 	}
 	a.bridge = bridge.New(bridge.Options{
-		Emit:       func(name string, data any) { a.sh().Emit(name, data) },
-		OnUnread:   a.setTitle,
-		Identity:   key,
-		ClientName: ClientName,
-		ParseLink:  parseLink,
-		Logger:     a.log,
-		Cache:      bridge.NewFileCache(cacheDir),
+		Emit:        func(name string, data any) { a.sh().Emit(name, data) },
+		OnUnread:    a.setTitle,
+		Identity:    key,
+		ClientName:  ClientName,
+		ParseLink:   parseLink,
+		Logger:      a.log,
+		Cache:       bridge.NewFileCache(cacheDir),
+		Recall:      a.recall,
+		Remember:    a.remember,
+		DefaultRoom: DefaultRoom,
 	})
 	return a, nil
 }
@@ -199,11 +206,38 @@ func (a *App) SaveSettings(s Settings) (Settings, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	s.Servers = a.set.Servers // kept by remember, not by the UI
 	if err := saveSettings(a.dir, s); err != nil {
 		return Settings{}, &protocol.Error{Code: bridge.CodeUnavailable, Message: "cannot save the settings: " + err.Error()}
 	}
 	a.set = s
 	return s, nil
+}
+
+// recall is bridge.Options.Recall: what was open on server.
+func (a *App) recall(server string) bridge.Remembered {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := a.set.Servers[server]
+	return bridge.Remembered{Rooms: append([]string(nil), m.Rooms...), Privates: append([]string(nil), m.Privates...)}
+}
+
+// remember is bridge.Options.Remember: it keeps what is open on server in
+// the settings (a server with nothing open is forgotten).
+func (a *App) remember(server string, open bridge.Remembered) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	next := a.set
+	next.Servers = make(map[string]ServerMemory, len(a.set.Servers)+1)
+	for k, v := range a.set.Servers {
+		next.Servers[k] = v
+	}
+	next.Servers[server] = ServerMemory{Remembered: open, At: max(time.Now().UnixMilli(), next.Servers[server].At+1)}
+	next.Servers = cleanServers(next.Servers)
+	if err := saveSettings(a.dir, next); err != nil {
+		a.log.Warn("cannot save what is open", "server", server, "err", err)
+	}
+	a.set = next // kept for this run even if it could not be written
 }
 
 // ---- the chat: forwarded to the bridge --------------------------------------

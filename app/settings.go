@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"parley/bridge"
 	"parley/protocol"
 )
 
@@ -21,14 +23,33 @@ type Settings struct {
 	Server   string `json:"server"`
 	CertHash string `json:"certHash"`
 	Room     string `json:"room"`
+	// Servers is what was open on each server (by bridge.ServerKey; the
+	// host's own server is "inprocess"): kept by the app as rooms are
+	// joined and left and private chats opened and closed; SaveSettings
+	// leaves it as it is.
+	Servers map[string]ServerMemory `json:"servers,omitempty"`
 }
+
+// ServerMemory is what was open on one server, and when that last changed.
+type ServerMemory struct {
+	bridge.Remembered
+	At int64 `json:"at"` // Unix ms
+}
+
+// Bounds of Settings.Servers: servers remembered (the least recently
+// used are forgotten first) and the length of a server key.
+const (
+	MaxRememberedServers = 16
+	maxServerKey         = 300
+)
 
 // File names in the config directory.
 const (
 	settingsFile = "settings.json"
 	identityFile = "identity.key"
-	// maxSettingsFile bounds what is read back from disk.
-	maxSettingsFile = 64 << 10
+	// maxSettingsFile bounds what is read back from disk: the remembered
+	// servers at their bounds fit.
+	maxSettingsFile = 1 << 20
 )
 
 // DefaultConfigDir is os.UserConfigDir()/parley.
@@ -59,7 +80,40 @@ func (s Settings) clean() (Settings, error) {
 	if len(out.Server) > 300 || len(out.CertHash) > 64 {
 		return Settings{}, protocol.Errorf(protocol.CodeBadRequest, "server or certificate hash too long")
 	}
+	out.Servers = cleanServers(s.Servers)
 	return out, nil
+}
+
+// cleanServers drops what is not valid of remembered servers and keeps the
+// MaxRememberedServers most recently used.
+func cleanServers(in map[string]ServerMemory) map[string]ServerMemory {
+	out := map[string]ServerMemory{}
+	for k, m := range in {
+		k = bridge.ServerKey(k)
+		if k == "" || len(k) > maxServerKey || strings.ContainsAny(k, " \t\r\n") {
+			continue
+		}
+		r := m.Remembered.Clean()
+		if len(r.Rooms) == 0 && len(r.Privates) == 0 {
+			continue
+		}
+		if old, ok := out[k]; !ok || old.At < m.At {
+			out[k] = ServerMemory{Remembered: r, At: m.At}
+		}
+	}
+	for len(out) > MaxRememberedServers {
+		oldest := ""
+		for k, m := range out {
+			if oldest == "" || m.At < out[oldest].At || (m.At == out[oldest].At && k < oldest) {
+				oldest = k
+			}
+		}
+		delete(out, oldest)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func loadSettings(dir string) (Settings, error) {
@@ -117,15 +171,14 @@ func readSmall(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b := make([]byte, maxSettingsFile+1)
-	n, err := f.Read(b)
-	if err != nil && n == 0 {
+	b, err := io.ReadAll(io.LimitReader(f, maxSettingsFile+1))
+	if err != nil {
 		return nil, err
 	}
-	if n > maxSettingsFile {
+	if len(b) > maxSettingsFile {
 		return nil, fmt.Errorf("app: %s is too large", path)
 	}
-	return b[:n], nil
+	return b, nil
 }
 
 // writePrivate writes dir/name with mode 0600 (dir 0700), atomically.

@@ -64,6 +64,18 @@ type Options struct {
 	// per server and identity, so that Connect shows the past at once;
 	// nil: no cache.
 	Cache CacheStore
+	// Recall, if set, returns what was open on a server (ServerKey of its
+	// address) the last time: Connect joins those rooms again and opens
+	// those private chats, showing their cached past first.
+	Recall func(server string) Remembered
+	// Remember, if set, is called with what is open on the server whenever
+	// a room is joined or left or a private chat opened or closed (and once
+	// Connect has opened everything), never at Disconnect. Calls are made
+	// one at a time, in order, never under the Bridge's lock.
+	Remember func(server string, open Remembered)
+	// DefaultRoom is joined at Connect when the request names no room and
+	// none is remembered ("" joins none).
+	DefaultRoom string
 }
 
 // Bridge is the UI's view of one connection at a time. Make one with New.
@@ -72,8 +84,9 @@ type Bridge struct {
 	log  *slog.Logger
 	em   *emitter
 
-	connectMu sync.Mutex                   // serialises Connect and Disconnect
-	cache     atomic.Pointer[historyCache] // the connection's history cache, if any
+	connectMu  sync.Mutex                   // serialises Connect and Disconnect
+	rememberMu sync.Mutex                   // serialises Options.Remember calls; taken before mu
+	cache      atomic.Pointer[historyCache] // the connection's history cache, if any
 
 	mu         sync.Mutex
 	cl         *client.Client
@@ -90,6 +103,14 @@ type Bridge struct {
 	lastUnread int
 	typingAt   map[string]time.Time
 	nextLocal  int64
+	// What is open on the server, for Options.Remember: openKey is the
+	// connection's ServerKey ("" when not connected), openDirty says that
+	// open changed since the last Remember, openGuest that the user is a
+	// guest (whose private chats are not remembered).
+	open      Remembered
+	openKey   string
+	openDirty bool
+	openGuest bool
 }
 
 // conv is one conversation as the bridge keeps it.
@@ -205,7 +226,9 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 		cfg.ClientName = b.opts.ClientName
 	}
 	b.setState(StateConnecting, "")
-	restored := b.restore(cfg, room)
+	guest := cfg.Identity == nil
+	rooms, rec := b.recall(cfg.Server, room, guest)
+	restored := b.restore(cfg, rooms, rec.Privates)
 	dial := b.opts.Dial
 	if dial == nil {
 		dial = client.Dial
@@ -231,16 +254,43 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 		b.convs[c.id] = c
 	}
 	b.active = ""
+	b.open, b.openKey, b.openGuest, b.openDirty = rec.clone(), ServerKey(cfg.Server), guest, false
+	// The private chats to open: those open from the cache, and those
+	// remembered with nothing cached, which open empty and are filled from
+	// the server's history like the others are checked against it.
+	var fresh []Event
+	for _, c := range restored {
+		if c.kind == KindPrivate {
+			b.notePrivateLocked(c.name, true)
+		}
+	}
+	for _, name := range rec.Privates {
+		id := privateID(name)
+		if b.convs[id] == nil && protocol.Fold(name) != protocol.Fold(cfg.Name) {
+			c := &conv{id: id, kind: KindPrivate, name: name, restored: true}
+			b.convs[id] = c
+			restored = append(restored, c)
+			v := c.view()
+			fresh = append(fresh, Event{Kind: EvConversation, Conv: id, Conversation: &v})
+		}
+	}
 	b.wg.Add(1)
 	b.mu.Unlock()
+	b.em.push(fresh...)
 	go b.pump(cl, gen)
 	b.pushState()
-	if room != "" {
-		if _, err := b.joinRoom(room, true); err != nil {
-			b.em.push(Event{Kind: EvNotice, Level: "error", Text: "Could not join " + room + ": " + messageOf(err)})
+	for _, r := range rooms {
+		if _, err := b.joinRoom(r, true); err != nil {
+			b.em.push(Event{Kind: EvNotice, Level: "error", Text: "Could not join " + r + ": " + messageOf(err)})
+			if protocol.CodeOf(err) == protocol.CodeBadRoom {
+				b.mu.Lock()
+				b.noteRoomLocked(r, false)
+				b.mu.Unlock()
+			}
 		}
 	}
 	b.checkRestoredPrivates(restored)
+	b.remember()
 	return b.Status()
 }
 
@@ -259,6 +309,7 @@ func (b *Bridge) disconnect(to string) {
 	had := cl != nil
 	b.cl, b.cancel = nil, nil
 	b.gen++
+	b.openKey, b.openDirty = "", false // closing is no leaving: nothing more to remember
 	b.mu.Unlock()
 	if cancel != nil {
 		cancel()

@@ -97,6 +97,7 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 	b.mu.Unlock()
 	b.em.push(out...)
 	b.unreadChanged()
+	b.remember()
 }
 
 // resetLocked starts conversation c over after its history was lost and
@@ -181,6 +182,7 @@ func (b *Bridge) messageLocked(m *client.Message, me string) []Event {
 		if c == nil {
 			c = &conv{id: id, kind: KindPrivate, name: other}
 			b.convs[id] = c
+			b.notePrivateLocked(other, true) // remembered by handle
 		}
 		if m.Room != "" {
 			c.via = m.Room
@@ -294,6 +296,7 @@ func (b *Bridge) joinRoom(room string, atConnect bool) (Page, error) {
 	}
 	c.name, c.restored = res.Room, false
 	c.members = sortedMembers(res.Members)
+	b.noteRoomLocked(res.Room, true)
 	var evs []Event
 	switch verdict {
 	case pastLost:
@@ -325,6 +328,9 @@ func (b *Bridge) joinRoom(room string, atConnect bool) (Page, error) {
 		}
 	}
 	b.em.push(append(evs, Event{Kind: EvConversation, Conv: id, Conversation: &v})...)
+	if !atConnect {
+		b.remember() // Connect remembers once everything is open
+	}
 	return page, nil
 }
 
@@ -344,16 +350,25 @@ func (b *Bridge) LeaveRoom(id string) (Status, error) {
 		return Status{}, uiErr(err)
 	}
 	b.forget(id)
+	b.mu.Lock()
+	b.noteRoomLocked(c.name, false)
+	b.mu.Unlock()
+	b.remember()
 	return b.Status()
 }
 
 // ClosePrivate closes a private chat's tab. It opens again when a new
 // message arrives.
 func (b *Bridge) ClosePrivate(id string) (Status, error) {
-	if _, err := b.lookup(id, KindPrivate); err != nil {
+	c, err := b.lookup(id, KindPrivate)
+	if err != nil {
 		return Status{}, err
 	}
 	b.forget(id)
+	b.mu.Lock()
+	b.notePrivateLocked(c.name, false)
+	b.mu.Unlock()
+	b.remember()
 	return b.Status()
 }
 
@@ -402,13 +417,13 @@ func (b *Bridge) OpenPrivate(name string) (Page, error) {
 	}
 	ctx, cancel := requestCtx(cctx)
 	defer cancel()
+	id := privateID(name)
 	hp, herr := cl.History(ctx, client.HistoryQuery{With: name, Before: protocol.Int64(protocol.MaxID), Limit: pageSize})
 	b.mu.Lock()
 	if gen != b.gen {
 		b.mu.Unlock()
 		return Page{}, &protocol.Error{Code: CodeNotConnected, Message: "the connection was closed"}
 	}
-	id := privateID(name)
 	c := b.convs[id]
 	if c == nil {
 		c = &conv{id: id, kind: KindPrivate, name: name}
@@ -433,6 +448,7 @@ func (b *Bridge) OpenPrivate(name string) (Page, error) {
 	page.Conversation = c.view()
 	page.HasOlder = page.Conversation.HasOlder
 	v := page.Conversation
+	b.notePrivateLocked(c.name, true)
 	b.mu.Unlock()
 	if page.Messages == nil {
 		page.Messages = []Message{}
@@ -442,6 +458,7 @@ func (b *Bridge) OpenPrivate(name string) (Page, error) {
 		hc.add(id, page.Messages...)
 	}
 	b.em.push(Event{Kind: EvConversation, Conv: id, Conversation: &v})
+	b.remember()
 	return page, nil
 }
 

@@ -48,6 +48,17 @@
 // one goroutine at most every CacheFlushEvery and at Disconnect/Close.
 // CacheStore is the seam for another backing store (the browser's).
 //
+// # What is open, between runs
+//
+// With Options.Recall and Options.Remember, the rooms joined and the
+// private chats open are remembered per server (ServerKey of its address;
+// a guest's private chats are not): Remember is called whenever one is
+// joined, left, opened or closed — never at Disconnect — and Connect opens
+// all of them again (the requested room first; Options.DefaultRoom when
+// there is nothing), each shown from the cache first and then checked as
+// above; a remembered private chat with nothing cached is filled from the
+// server's history.
+//
 // # Concurrency
 //
 // A Bridge is safe for concurrent use: every method may be called from
@@ -57,4 +68,7 @@
 // connection; the emitter is one goroutine per Bridge; the cache writer
 // is one goroutine per connection; Close waits for all. The cache's own
 // lock is a leaf: it is taken under no other lock of the Bridge.
+// rememberMu serialises the calls of Options.Remember (so the last call
+// carries the latest state); it is taken before mu, and Remember is called
+// with rememberMu held but not mu.
 package bridge

@@ -12,25 +12,53 @@ const (
 	pastFits    = iota // nothing cached, or it joins the server's latest page
 	pastDropped        // it could not be joined to the server's (too far behind): dropped quietly
 	pastLost           // the server lost that history (another epoch): dropped, and the user is told
+	pastEmpty          // a private chat with nothing cached: filled from the server's latest page
 )
 
+// judgePrivate says how the cached past of a private chat (newest seq and
+// its epoch) fits what the server lists of it (in; listed false when the
+// server does not list it).
+func judgePrivate(seq int64, epoch string, in protocol.ConversationInfo, listed bool) int {
+	switch {
+	case seq == 0:
+		return pastEmpty
+	case !listed || (epoch != "" && in.Epoch != "" && in.Epoch != epoch) || in.Seq < seq:
+		return pastLost
+	}
+	return pastFits
+}
+
 // restore opens the history cache of cfg's server and user and shows the
-// cached past at once, before the server answers: the room about to be
-// joined and the private chats that were open. It returns those
-// conversations, marked restored, for Connect to keep.
-func (b *Bridge) restore(cfg client.Config, room string) []*conv {
+// cached past at once, before the server answers: the rooms about to be
+// joined, the private chats that were open and those named in privates.
+// It returns those conversations, marked restored, for Connect to keep.
+func (b *Bridge) restore(cfg client.Config, rooms, privates []string) []*conv {
 	if b.opts.Cache == nil {
 		return nil
 	}
 	hc := openCache(b.opts.Cache, cacheScope(cfg), cfg.Identity != nil)
 	b.cache.Store(hc)
 	var entries []*cacheEntry
-	if room != "" {
+	for _, room := range rooms {
 		if e := hc.load(roomID(room)); e != nil && len(e.Messages) > 0 {
 			entries = append(entries, e)
 		}
 	}
-	entries = append(entries, hc.openPrivates()...)
+	seen := map[string]bool{}
+	for _, e := range hc.openPrivates() {
+		seen[e.Conv] = true
+		entries = append(entries, e)
+	}
+	for _, name := range privates {
+		id := privateID(name)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if e := hc.load(id); e != nil {
+			entries = append(entries, e)
+		}
+	}
 	var out []*conv
 	var evs []Event
 	for _, e := range entries {
@@ -183,12 +211,9 @@ func (b *Bridge) checkPrivate(ctx context.Context, cl *client.Client, gen int64,
 	name, seq, epoch := c.name, c.cachedSeq, c.cachedEpoch
 	b.mu.Unlock()
 	in, listed := infos[id]
-	verdict := pastFits
+	verdict := judgePrivate(seq, epoch, in, listed)
 	var gap []client.Message
-	switch {
-	case !listed || (epoch != "" && in.Epoch != "" && in.Epoch != epoch) || in.Seq < seq:
-		verdict = pastLost
-	default:
+	if verdict == pastFits {
 		var ok bool
 		if gap, ok = b.fillGap(ctx, cl, client.HistoryQuery{With: name}, seq, in.Seq+1); !ok {
 			verdict = pastDropped
@@ -202,13 +227,7 @@ func (b *Bridge) checkPrivate(ctx context.Context, cl *client.Client, gen int64,
 		return
 	}
 	var evs []Event
-	switch verdict {
-	case pastLost:
-		evs = b.resetLocked(c)
-	case pastDropped:
-		c.oldest = 0
-		evs = []Event{{Kind: EvReset, Conv: id}}
-	}
+	evs = b.verdictLocked(c, verdict)
 	evs = append(evs, b.historyLocked(c, gap, cl.Name())...)
 	v := c.view()
 	b.mu.Unlock()
@@ -219,4 +238,17 @@ func (b *Bridge) checkPrivate(ctx context.Context, cl *client.Client, gen int64,
 	if verdict != pastFits {
 		b.refill(cl, ctx, gen, id, name)
 	}
+}
+
+// verdictLocked starts conversation c over as verdict says and returns the
+// UI events (none when the past fits or nothing was shown).
+func (b *Bridge) verdictLocked(c *conv, verdict int) []Event {
+	switch verdict {
+	case pastLost:
+		return b.resetLocked(c)
+	case pastDropped:
+		c.oldest = 0
+		return []Event{{Kind: EvReset, Conv: c.id}}
+	}
+	return nil
 }

@@ -118,12 +118,14 @@ func (b *Bridge) ensurePrivate(user, via string) string {
 	if created {
 		c = &conv{id: id, kind: KindPrivate, name: user}
 		b.convs[id] = c
+		b.notePrivateLocked(user, true)
 	}
 	c.via = via
 	v := c.view()
 	b.mu.Unlock()
 	if created {
 		b.em.push(Event{Kind: EvConversation, Conv: id, Conversation: &v})
+		b.remember()
 	}
 	return id
 }

@@ -100,7 +100,7 @@ async function refreshNearby() {
   clear(list);
   for (const s of servers) {
     list.appendChild(el(doc, 'li', {},
-      el(doc, 'button', { type: 'button', class: 'nearby', on: { click: () => connect({ server: s.addr, certHash: s.certHash, room: settings.room || 'lobby' }) } },
+      el(doc, 'button', { type: 'button', class: 'nearby', on: { click: () => connect({ server: s.addr, certHash: s.certHash }) } }, // the rooms open there last time, or the lobby
         el(doc, 'span', { class: 'nearby-name' }, s.name || s.host),
         el(doc, 'span', { class: 'muted' }, `${s.addr}`),
         el(doc, 'span', { class: 'pill' }, `${s.members} online`))));
@@ -662,6 +662,11 @@ function wire() {
     }
     try {
       S.setStatus(st, await api.call('LeaveRoom', c.id));
+      if (settings.room && settings.room.toLowerCase() === c.name.toLowerCase()) {
+        // Left for good: not the room to offer (or join) next time.
+        settings.room = '';
+        api.saveSettings(settings).catch(() => {});
+      }
       S.removeConv(st, c.id);
       if (st.active) activate(st.active);
       renderAll();
