@@ -257,6 +257,17 @@ func (h *historyCache) setEpoch(id, epoch string) {
 	}
 }
 
+// forgetEpoch forgets the epoch of a conversation the server no longer
+// has, so that the next one under its name is not taken for it.
+func (h *historyCache) forgetEpoch(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.convs[id]; e != nil && e.Epoch != "" {
+		e.Epoch = ""
+		h.touchLocked(e)
+	}
+}
+
 // setOpen marks a private conversation's tab open or closed.
 func (h *historyCache) setOpen(id string, open bool) {
 	h.mu.Lock()

@@ -77,10 +77,18 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 			id = privateID(ev.With)
 		}
 		if hc := b.cache.Load(); hc != nil {
-			defer hc.setEpoch(id, ev.Epoch) // after the reset below is observed
+			if ev.Epoch == "" {
+				defer hc.forgetEpoch(id) // the server no longer has it
+			} else {
+				defer hc.setEpoch(id, ev.Epoch) // after the reset below is observed
+			}
 		}
 		if c := b.convs[id]; c != nil {
-			out = append(out, b.resetLocked(c)...)
+			if c.kind == KindPrivate && ev.Epoch == "" {
+				out = append(out, b.goneLocked(c)...) // no longer listed
+			} else {
+				out = append(out, b.resetLocked(c)...)
+			}
 			out = append(out, b.historyLocked(c, ev.History, me)...)
 			v := c.view()
 			out = append(out, Event{Kind: EvConversation, Conv: id, Conversation: &v})
@@ -116,6 +124,23 @@ func (b *Bridge) resetLocked(c *conv) []Event {
 // HistoryLostNotice is the notice line shown in a conversation whose
 // history the server lost.
 const HistoryLostNotice = "Older messages are gone: the server lost its history."
+
+// PrivateGoneNotice is the notice line shown in a private chat the server
+// no longer has: it keeps none of a guest's private chats after the
+// guest's session (nor any chat after losing its data).
+const PrivateGoneNotice = "Older messages are gone: the server no longer has this chat (it keeps no private chat of a guest after the guest leaves)."
+
+// goneLocked starts private chat c over after the server stopped listing
+// it and returns the UI events, as resetLocked does, worded for that.
+func (b *Bridge) goneLocked(c *conv) []Event {
+	c.oldest = 0
+	now := protocol.FormatTime(time.Now())
+	return []Event{
+		{Kind: EvReset, Conv: c.id},
+		{Kind: EvMessage, Conv: c.id, Message: &Message{Conv: c.id, Kind: MsgNotice, Text: PrivateGoneNotice, TS: now}},
+		{Kind: EvNotice, Conv: c.id, Level: "warn", Text: "The server no longer has your private chat with " + c.name + "; older messages are gone."},
+	}
+}
 
 // historyLocked files messages of c's history (oldest first; not new, so
 // no unread count) and returns their UI events.
@@ -418,6 +443,9 @@ func (b *Bridge) OpenPrivate(name string) (Page, error) {
 	ctx, cancel := requestCtx(cctx)
 	defer cancel()
 	id := privateID(name)
+	// The past this chat may show (on screen from the cache, or cached
+	// while its tab was closed) is checked first, as at Connect.
+	lines := b.checkOpening(ctx, cl, gen, id)
 	hp, herr := cl.History(ctx, client.HistoryQuery{With: name, Before: protocol.Int64(protocol.MaxID), Limit: pageSize})
 	b.mu.Lock()
 	if gen != b.gen {
@@ -429,7 +457,7 @@ func (b *Bridge) OpenPrivate(name string) (Page, error) {
 		c = &conv{id: id, kind: KindPrivate, name: name}
 		b.convs[id] = c
 	}
-	page := Page{}
+	page := Page{Messages: lines}
 	if herr == nil {
 		for i := range hp.Messages {
 			m := &hp.Messages[i]

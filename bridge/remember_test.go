@@ -221,3 +221,122 @@ func TestRememberedBounds(t *testing.T) {
 		t.Fatal(ServerKey(" HTTPS://Host.LAN:4433/ "))
 	}
 }
+
+// A private chat opened later (OpenPrivate), whose past is cached from an
+// earlier run with its tab closed, is checked against the server's as the
+// chats open at Connect are: a chat the server no longer has (a guest's,
+// dropped at the end of its session) starts over with a notice that says
+// so — not that the server lost its history — and the stale past is gone
+// from the cache.
+func TestOpenPrivateChecksCachedPast(t *testing.T) {
+	ts := runServer(t, protocol.Limits{})
+	dir := filepath.Join(t.TempDir(), "cache")
+	_, ann, _ := ed25519.GenerateKey(nil)
+	req := ConnectRequest{Server: ts.addr, CertHash: ts.hash, Name: "Ann", Room: "lobby"}
+
+	// Run 1: a guest, Gus, writes privately; Ann closes the tab.
+	b1, rec1 := cachedBridge(t, dir, ann, nil)
+	if _, err := b1.Connect(req); err != nil {
+		t.Fatal(err)
+	}
+	gus := goClient(t, ts, "Gus", "lobby")
+	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "from a guest"); err != nil {
+		t.Fatal(err)
+	}
+	rec1.waitFor(t, "guest's private", isMsg("p:gus", "from a guest"))
+	if _, err := b1.ClosePrivate("p:gus"); err != nil {
+		t.Fatal(err)
+	}
+	b1.Close()
+	if convs := cachedConvs(t, dir); !contains(convs, "p:gus") {
+		t.Fatalf("the private chat was not cached: %v", convs)
+	}
+	// Gus's session ends (the server drops his private chats), he comes
+	// back as a new guest of the same name.
+	gus.Close()
+	gus = goClient(t, ts, "Gus", "lobby")
+
+	// Run 2: reopening the chat checks the cached past.
+	b2, rec2 := cachedBridge(t, dir, ann, nil)
+	if _, err := b2.Connect(req); err != nil {
+		t.Fatal(err)
+	}
+	page, err := b2.OpenPrivate("Gus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Messages) != 1 || page.Messages[0].Kind != MsgNotice || page.Messages[0].Text != PrivateGoneNotice {
+		t.Fatalf("page %+v", page.Messages)
+	}
+	toast := rec2.waitFor(t, "warning", func(ev Event) bool { return ev.Kind == EvNotice && ev.Conv == "p:gus" })
+	if strings.Contains(toast.Text, "lost") || !strings.Contains(toast.Text, "no longer has") {
+		t.Fatalf("warning %q", toast.Text)
+	}
+	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "new chat"); err != nil {
+		t.Fatal(err)
+	}
+	rec2.waitFor(t, "new message", isMsg("p:gus", "new chat"))
+	b2.Close()
+
+	// Run 3: the chat is open at Connect from the cache, which kept only
+	// the new chat: no notice this time.
+	b3, rec3 := cachedBridge(t, dir, ann, nil)
+	if _, err := b3.Connect(req); err != nil {
+		t.Fatal(err)
+	}
+	m, err := b3.Send(SendRequest{Conv: "p:gus", Text: "still here?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec3.waitFor(t, "reply acknowledged", func(ev Event) bool { return ev.Kind == EvAck && ev.Local == m.Local })
+	waitClient(t, gus, "ann's reply", func(e client.Event) bool {
+		return e.Kind == client.EventMessage && e.Message.Text == "still here?"
+	})
+	if n := rec3.count(func(ev Event) bool {
+		return ev.Kind == EvReset || (ev.Kind == EvMessage && ev.Message.Text == "from a guest")
+	}); n != 0 {
+		t.Fatalf("the dropped chat came back (%d events)", n)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// A private chat with a guest shown from the cache at Connect, which the
+// server dropped with the guest's session, says so in those words.
+func TestGuestPrivateDroppedIsWordedSo(t *testing.T) {
+	ts := runServer(t, protocol.Limits{})
+	dir := filepath.Join(t.TempDir(), "cache")
+	_, ann, _ := ed25519.GenerateKey(nil)
+	req := ConnectRequest{Server: ts.addr, CertHash: ts.hash, Name: "Ann", Room: "lobby"}
+	b1, rec1 := cachedBridge(t, dir, ann, nil)
+	if _, err := b1.Connect(req); err != nil {
+		t.Fatal(err)
+	}
+	gus := goClient(t, ts, "Gus", "lobby")
+	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "hello from gus"); err != nil {
+		t.Fatal(err)
+	}
+	rec1.waitFor(t, "private", isMsg("p:gus", "hello from gus"))
+	b1.Close()
+	gus.Close()
+
+	b2, rec2 := cachedBridge(t, dir, ann, nil)
+	if _, err := b2.Connect(req); err != nil {
+		t.Fatal(err)
+	}
+	rec2.waitFor(t, "reset", func(ev Event) bool { return ev.Kind == EvReset && ev.Conv == "p:gus" })
+	line := rec2.waitFor(t, "line", func(ev Event) bool { return ev.Kind == EvMessage && ev.Conv == "p:gus" && ev.Message.Kind == MsgNotice })
+	if line.Message.Text != PrivateGoneNotice {
+		t.Fatalf("notice line %q", line.Message.Text)
+	}
+	if n := rec2.count(func(ev Event) bool { return ev.Kind == EvMessage && ev.Message.Text == HistoryLostNotice }); n != 0 {
+		t.Fatal("a dropped guest chat was said to be lost history")
+	}
+}

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"time"
 
 	"parley/client"
 	"parley/protocol"
@@ -12,6 +13,7 @@ const (
 	pastFits    = iota // nothing cached, or it joins the server's latest page
 	pastDropped        // it could not be joined to the server's (too far behind): dropped quietly
 	pastLost           // the server lost that history (another epoch): dropped, and the user is told
+	pastGone           // the server no longer has that private chat (a guest's ended): dropped, and the user is told
 	pastEmpty          // a private chat with nothing cached: filled from the server's latest page
 )
 
@@ -22,7 +24,9 @@ func judgePrivate(seq int64, epoch string, in protocol.ConversationInfo, listed 
 	switch {
 	case seq == 0:
 		return pastEmpty
-	case !listed || (epoch != "" && in.Epoch != "" && in.Epoch != epoch) || in.Seq < seq:
+	case !listed:
+		return pastGone
+	case (epoch != "" && in.Epoch != "" && in.Epoch != epoch) || in.Seq < seq:
 		return pastLost
 	}
 	return pastFits
@@ -232,8 +236,12 @@ func (b *Bridge) checkPrivate(ctx context.Context, cl *client.Client, gen int64,
 	v := c.view()
 	b.mu.Unlock()
 	b.em.push(append(evs, Event{Kind: EvConversation, Conv: id, Conversation: &v})...)
-	if hc != nil && listed {
-		hc.setEpoch(id, in.Epoch)
+	if hc != nil {
+		if listed {
+			hc.setEpoch(id, in.Epoch)
+		} else {
+			hc.forgetEpoch(id)
+		}
 	}
 	if verdict != pastFits {
 		b.refill(cl, ctx, gen, id, name)
@@ -246,9 +254,80 @@ func (b *Bridge) verdictLocked(c *conv, verdict int) []Event {
 	switch verdict {
 	case pastLost:
 		return b.resetLocked(c)
+	case pastGone:
+		return b.goneLocked(c)
 	case pastDropped:
 		c.oldest = 0
 		return []Event{{Kind: EvReset, Conv: c.id}}
 	}
 	return nil
+}
+
+// checkOpening checks the past of private chat id before OpenPrivate
+// shows it, as Connect checks the chats it opens: one on screen from the
+// cache is checked (and fixed) by checkPrivate; one whose tab was closed
+// but whose past is cached is judged against the server's conversations,
+// and a past the server lost (or no longer has) is dropped from the cache.
+// It returns the notice line to show first in the page, if any; a toast
+// says it too.
+func (b *Bridge) checkOpening(ctx context.Context, cl *client.Client, gen int64, id string) []Message {
+	hc := b.cache.Load()
+	if hc == nil {
+		return nil
+	}
+	b.mu.Lock()
+	c := b.convs[id]
+	stale := gen != b.gen || (c != nil && !c.restored) // a live chat: the client keeps it in step
+	b.mu.Unlock()
+	if stale {
+		return nil
+	}
+	var cached *cacheEntry
+	if c == nil {
+		if cached = hc.load(id); cached == nil {
+			return nil
+		}
+	}
+	infos, err := cl.Conversations(ctx)
+	if err != nil {
+		return nil // the page is shown; live messages still arrive
+	}
+	byName := map[string]protocol.ConversationInfo{}
+	for _, in := range infos {
+		byName[privateID(in.With)] = in
+	}
+	if c != nil {
+		b.checkPrivate(ctx, cl, gen, id, byName)
+		return nil
+	}
+	var seq int64
+	for _, m := range cached.Messages {
+		seq = max(seq, m.Seq)
+	}
+	in, listed := byName[id]
+	verdict := judgePrivate(seq, cached.Epoch, in, listed)
+	if verdict == pastFits && in.Seq-seq >= pageSize {
+		verdict = pastDropped // the latest page would not join it: drop it quietly
+	}
+	if verdict != pastFits && verdict != pastEmpty {
+		hc.reset(id)
+	}
+	if listed {
+		hc.setEpoch(id, in.Epoch)
+	} else {
+		hc.forgetEpoch(id)
+	}
+	if verdict != pastLost && verdict != pastGone {
+		return nil
+	}
+	name := cached.Name
+	if listed {
+		name = in.With
+	}
+	text, toast := HistoryLostNotice, "The server lost the history of your private chat with "+name+"; older messages are gone."
+	if verdict == pastGone {
+		text, toast = PrivateGoneNotice, "The server no longer has your private chat with "+name+"; older messages are gone."
+	}
+	b.em.push(Event{Kind: EvNotice, Conv: id, Level: "warn", Text: toast})
+	return []Message{{Conv: id, Kind: MsgNotice, Text: text, TS: protocol.FormatTime(time.Now())}}
 }
