@@ -5,7 +5,10 @@
 // jitter and resumes without loss: rooms are re-joined with since, private
 // conversations that moved are paged with history since, messages are
 // de-duplicated by seq, and requests that were never answered are sent
-// again with their nonce.
+// again with their nonce. A resuming request the server fails is never
+// skipped silently: it is reported as an EventError, and when the failure
+// may pass (internal, rate_limited) the session is ended so that the next
+// one resumes from the same seq.
 //
 // The same package compiles to WebAssembly (GOOS=js): the native
 // transports (transport_webtransport.go, transport_websocket.go) carry the
