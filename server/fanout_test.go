@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -65,6 +66,8 @@ func run16(c *rawClient, me, clients, messages int) error {
 		case m = <-c.in:
 		case <-c.gone:
 			return fmt.Errorf("%s: closed after %d oks, %d msgs: %v", c.name, oks, msgs, c.readErr)
+		case <-time.After(waitTimeout):
+			return fmt.Errorf("%s: stuck after %d oks, %d msgs", c.name, oks, msgs)
 		}
 		// A light parse: 16 clients decode 51,200 frames here.
 		var f struct {
@@ -98,7 +101,7 @@ func run16(c *rawClient, me, clients, messages int) error {
 }
 
 func TestSlowMemberClosed4001(t *testing.T) {
-	ts := startServer(t, server.Config{Rate: -1, QueueSize: 16})
+	ts := startServer(t, server.Config{Rate: -1, QueueSize: 256})
 	sender, fast, slow := dialWT(t, ts), dialWT(t, ts), dialWT(t, ts)
 	sender.hello("Sender")
 	fast.hello("Fast")
@@ -109,13 +112,27 @@ func TestSlowMemberClosed4001(t *testing.T) {
 	slow.gate.Lock() // stops reading: QUIC flow control then the queue fill up
 	defer slow.gate.Unlock()
 	text := strings.Repeat("x", 3000)
-	const n = 600
+	const n = 1000
 	done := make(chan error, 1)
 	go func() {
 		var last int64
 		got := 0
 		for got < n {
-			f := fast.next()
+			var m inMsg
+			select {
+			case m = <-fast.in:
+			case <-fast.gone:
+				done <- fmt.Errorf("fast closed after %d messages: %v", got, fast.readErr)
+				return
+			case <-time.After(waitTimeout):
+				done <- fmt.Errorf("fast got %d messages, then nothing", got)
+				return
+			}
+			f := new(protocol.Frame)
+			if err := json.Unmarshal(m.text, f); err != nil {
+				done <- err
+				return
+			}
 			if f.Type != protocol.TypeMsg || f.Broadcast {
 				continue
 			}

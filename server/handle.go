@@ -532,7 +532,7 @@ func (ss *session) typingTo(ev []byte) {
 		}
 		return
 	}
-	if len(ss.queue) > cap(ss.queue)/2 {
+	if ss.queue.len() > ss.srv.cfg.QueueSize/2 {
 		ss.srv.metrics.drop("typing")
 		return
 	}

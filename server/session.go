@@ -25,12 +25,8 @@ const (
 // the client to read the err frame before the session is closed.
 const closeGrace = time.Second
 
-// Writer batching bounds: one stream write carries at most this many
-// queued frames or bytes.
-const (
-	maxBatchFrames = 256
-	maxBatchBytes  = 256 << 10
-)
+// maxBatchBytes bounds one stream write of coalesced frames.
+const maxBatchBytes = 256 << 10
 
 // session is one client session. Its reader goroutine (runSession's own)
 // reads and handles control frames and owns the writer goroutine, which
@@ -42,7 +38,7 @@ type session struct {
 	id  uint64
 	log *slog.Logger
 
-	queue   chan []byte   // encoded frames for the writer; an empty slice asks for a graceful close
+	queue   *outQueue     // encoded frames for the writer
 	closing chan struct{} // closed by close
 	done    chan struct{} // closed when the session has fully ended
 
@@ -88,7 +84,7 @@ func (s *Server) runSession(c conn) {
 		srv:      s,
 		c:        c,
 		id:       sessionIDs.Add(1),
-		queue:    make(chan []byte, s.cfg.QueueSize),
+		queue:    newOutQueue(s.cfg.QueueSize, s.cfg.QueueBytes),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 		rooms:    make(map[*room]struct{}),
@@ -184,11 +180,7 @@ func (ss *session) close(code protocol.CloseCode, reason string) {
 // stream and close the session with code once the client had time to read.
 func (ss *session) closeGracefully(code protocol.CloseCode) {
 	if ss.wantCode.CompareAndSwap(0, uint32(code)) {
-		select {
-		case ss.queue <- []byte{}:
-		default:
-			ss.close(code, "")
-		}
+		ss.queue.closeAfter()
 	}
 }
 
@@ -200,53 +192,41 @@ func (ss *session) send(frame []byte) bool {
 		return false
 	default:
 	}
-	select {
-	case ss.queue <- frame:
+	if ss.queue.push(frame) {
 		return true
-	default:
-		ss.srv.metrics.drop("queue_full")
-		ss.close(protocol.CloseTooSlow, "outbound queue full")
-		return false
 	}
+	ss.srv.metrics.drop("queue_full")
+	ss.close(protocol.CloseTooSlow, "outbound queue full")
+	return false
 }
 
-// writer drains the queue, coalescing queued frames into one write.
+// writer drains the queue, writing what accumulated with as few stream
+// writes as maxBatchBytes allows.
 func (ss *session) writer() {
-	frames := make([][]byte, 0, 64)
+	var frames [][]byte
 	for {
-		var f []byte
 		select {
-		case f = <-ss.queue:
+		case <-ss.queue.ready:
 		case <-ss.closing:
 			return
 		}
-		frames = frames[:0]
-		size := len(f)
-		graceful := len(f) == 0
-		if !graceful {
-			frames = append(frames, f)
-		}
-	drain:
-		for !graceful && len(frames) < maxBatchFrames && size < maxBatchBytes {
-			select {
-			case f = <-ss.queue:
-				if len(f) == 0 {
-					graceful = true
-					break drain
-				}
-				frames = append(frames, f)
-				size += len(f)
-			default:
-				break drain
+		var size int
+		var graceful bool
+		frames, size, graceful = ss.queue.take(frames)
+		for len(frames) > 0 {
+			n, b := 0, 0
+			for n < len(frames) && (n == 0 || b+len(frames[n]) <= maxBatchBytes) {
+				b += len(frames[n])
+				n++
 			}
-		}
-		if len(frames) > 0 {
-			if err := ss.c.WriteFrames(frames); err != nil {
+			if err := ss.c.WriteFrames(frames[:n]); err != nil {
 				ss.close(protocol.CloseCode(ss.wantCode.Load()), "")
 				return
 			}
-			ss.srv.metrics.bytesOut.Add(int64(size))
+			frames = frames[n:]
 		}
+		frames = frames[:0]
+		ss.srv.metrics.bytesOut.Add(int64(size))
 		if graceful {
 			ss.c.CloseControl()
 			t := time.NewTimer(closeGrace)

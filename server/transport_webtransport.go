@@ -258,9 +258,13 @@ func (c *wtConn) ReceiveDatagram(ctx context.Context) ([]byte, error) {
 	return c.sess.ReceiveDatagram(ctx)
 }
 
+// Close closes the session in the background: CloseWithError waits until
+// the close capsule is written, which connection-level flow control can
+// delay (a slow member), and callers may hold fan-out locks. Done is
+// closed when it has finished.
 func (c *wtConn) Close(code protocol.CloseCode, reason string) {
 	c.closeOnce.Do(func() {
-		c.sess.CloseWithError(webtransport.SessionErrorCode(code), reason)
+		go c.sess.CloseWithError(webtransport.SessionErrorCode(code), reason)
 	})
 }
 
