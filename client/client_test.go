@@ -363,3 +363,38 @@ func TestResumeJoinRefusedForgetsTheRoom(t *testing.T) {
 		t.Fatalf("%d resumed joins, want 1: the refused room was joined again", srv.resumes)
 	}
 }
+
+// A resumed join answered rate_limited is tried again on the same session
+// after a backoff, with events held meanwhile: no reconnect, nothing lost.
+func TestResumeJoinRateLimitedIsRetriedOnTheSession(t *testing.T) {
+	srv := newFakeServer(t)
+	b := dialFake(t, srv, "B")
+	if _, err := b.Join(context.Background(), "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	srv.post("lobby", "A", "before")
+	nextEvent(t, b, EventMessage)
+	srv.mu.Lock()
+	srv.failJoins, srv.failCode = 3, protocol.CodeRateLimited
+	dials := srv.dials
+	srv.mu.Unlock()
+	offlineWhilePosting(srv, "lobby", 5)
+	for want := int64(2); want <= 6; want++ {
+		ev := nextEvent(t, b, EventMessage, EventError)
+		if ev.Kind == EventError {
+			t.Fatalf("error event %v while the join was being retried", ev.Err)
+		}
+		if ev.Message.Seq != want {
+			t.Fatalf("got seq %d, want %d (in order, once)", ev.Message.Seq, want)
+		}
+	}
+	srv.post("lobby", "A", "after")
+	if ev := nextEvent(t, b, EventMessage); ev.Message.Seq != 7 {
+		t.Fatalf("after the resume: seq %d, want 7", ev.Message.Seq)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.resumes != 4 || srv.dials != dials+1 {
+		t.Fatalf("%d resumed joins over %d new sessions, want 4 over 1", srv.resumes, srv.dials-dials)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 
 	"parley/protocol"
@@ -26,19 +27,10 @@ func (c *Client) resume(s *session) {
 	}
 	sort.Strings(keys)
 	for _, key := range keys {
-		room := c.rooms[key]
-		sn := c.seenLocked("r:" + key)
-		since := sn.floor
-		c.startLocked(s, &protocol.Frame{Type: protocol.TypeJoin, Room: room.name, Since: &since}, func(s *session, f *protocol.Frame) {
-			c.resumedJoinLocked(s, key, since, f)
-		}, func(s *session, e *protocol.Error) {
-			c.resumeFailedLocked(s, key, "", e)
-		})
+		c.rejoinLocked(s, key, 0)
 	}
 	if c.cfg.Identity != nil {
-		c.startLocked(s, &protocol.Frame{Type: protocol.TypeConversations}, c.resumedConversationsLocked, func(s *session, e *protocol.Error) {
-			c.resumeFailedLocked(s, "", "", e)
-		})
+		c.askConversationsLocked(s, 0)
 	}
 	var again []*request
 	for _, r := range c.pending {
@@ -55,6 +47,64 @@ func (c *Client) resume(s *session) {
 	c.live = s
 	c.wakeLiveLocked()
 	c.setStateLocked(StateConnected, s.conn.Kind())
+}
+
+// rejoinLocked sends the resuming join of the room whose folded name is
+// key: with since, the highest seq delivered without a gap. attempt counts
+// the earlier tries answered rate_limited. c.mu is held.
+func (c *Client) rejoinLocked(s *session, key string, attempt int) {
+	room := c.rooms[key]
+	if room == nil {
+		return
+	}
+	since := c.seenLocked("r:" + key).floor
+	c.startLocked(s, &protocol.Frame{Type: protocol.TypeJoin, Room: room.name, Since: &since}, func(s *session, f *protocol.Frame) {
+		c.resumedJoinLocked(s, key, since, f)
+	}, func(s *session, e *protocol.Error) {
+		if e.Code == protocol.CodeRateLimited {
+			c.retryLaterLocked(s, attempt, func() { c.rejoinLocked(s, key, attempt+1) })
+			return
+		}
+		c.resumeFailedLocked(s, key, "", e)
+	})
+}
+
+// askConversationsLocked sends the resuming conversations request (an
+// identity's private conversations). c.mu is held.
+func (c *Client) askConversationsLocked(s *session, attempt int) {
+	c.startLocked(s, &protocol.Frame{Type: protocol.TypeConversations}, c.resumedConversationsLocked, func(s *session, e *protocol.Error) {
+		if e.Code == protocol.CodeRateLimited {
+			c.retryLaterLocked(s, attempt, func() { c.askConversationsLocked(s, attempt+1) })
+			return
+		}
+		c.resumeFailedLocked(s, "", "", e)
+	})
+}
+
+// retryLaterLocked runs again (with c.mu held) after the backoff delay of
+// attempt, on the same session, and keeps the resume barrier up meanwhile:
+// events stay held, in order, until the retried request is answered. It
+// is called from the err answer's hook, before the barrier counts that
+// answer down. c.mu is held.
+func (c *Client) retryLaterLocked(s *session, attempt int, again func()) {
+	s.barrier++ // stands for the retry until it is sent
+	d := c.cfg.Backoff.delay(attempt, nil)
+	s.spawn(func() {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if s.ctx.Err() != nil || s.doomed {
+			return
+		}
+		s.barrier-- // again takes it back with its request
+		again()
+	})
 }
 
 // startLocked sends an internal request on s that counts in its resume
@@ -90,13 +140,14 @@ func (c *Client) barrierDoneLocked(s *session) {
 	}
 }
 
-// resumeFailedLocked handles an err answer to a request that resumes a
-// conversation: the rejoin of the room whose folded name is key, the
-// conversations list (key and with empty), or a catch-up page of room or
-// with. Nothing is skipped silently: the error is reported and, when the
-// server may succeed later (internal, rate_limited), the session is ended
-// so that the next one resumes from the same seq, after a backoff. A room
-// the server refuses for good (bad_room, say) is forgotten. c.mu is held.
+// resumeFailedLocked handles an err answer (other than rate_limited,
+// which is retried on the session) to a request that resumes a
+// conversation: the rejoin of the room whose folded name is key, or the
+// conversations list (key empty). Nothing is skipped silently: the error
+// is reported and, when the server may succeed later (internal), the
+// session is ended so that the next one resumes from the same seq, after
+// a backoff. A room the server refuses for good (bad_room, say) is
+// forgotten. c.mu is held.
 func (c *Client) resumeFailedLocked(s *session, key, with string, e *protocol.Error) {
 	room := ""
 	if r := c.rooms[key]; r != nil {
@@ -117,9 +168,9 @@ func (c *Client) resumeFailedLocked(s *session, key, with string, e *protocol.Er
 }
 
 // retryable reports whether a server error may not happen again on a
-// later attempt.
+// new session (rate_limited is retried on the same session instead).
 func retryable(e *protocol.Error) bool {
-	return e.Code == protocol.CodeInternal || e.Code == protocol.CodeRateLimited
+	return e.Code == protocol.CodeInternal
 }
 
 // resumedJoinLocked handles the answer to a resuming join of the room
@@ -213,9 +264,17 @@ func (c *Client) catchUp(s *session, ck, room, with string, since, target int64)
 			c.deliverLocked(s, f)
 		}
 	}
+	limited := 0 // pages answered rate_limited in a row
 	for {
 		q := &protocol.Frame{Type: protocol.TypeHistory, Room: room, With: with, Since: &since, Limit: protocol.MaxHistory}
 		a, err := c.do(s.ctx, q, reqOpts{on: s})
+		if protocol.CodeOf(err) == protocol.CodeRateLimited {
+			if !c.pause(s, limited) {
+				return
+			}
+			limited++
+			continue
+		}
 		if err != nil {
 			if protocol.CodeOf(err) == "" {
 				return // the session ended: the next one starts over
@@ -236,6 +295,7 @@ func (c *Client) catchUp(s *session, ck, room, with string, since, target int64)
 			c.mu.Unlock()
 			return
 		}
+		limited = 0
 		c.mu.Lock()
 		for _, h := range a.f.History {
 			h.Type = protocol.TypeMsg
@@ -253,6 +313,19 @@ func (c *Client) catchUp(s *session, ck, room, with string, since, target int64)
 		if done {
 			return
 		}
+	}
+}
+
+// pause waits the backoff delay of attempt, or until s ends; it reports
+// whether s is still up.
+func (c *Client) pause(s *session, attempt int) bool {
+	t := time.NewTimer(c.cfg.Backoff.delay(attempt, nil))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
 	}
 }
 
