@@ -6,9 +6,9 @@
 // conversations that moved are paged with history since, messages are
 // de-duplicated by seq, and requests that were never answered are sent
 // again with their nonce. A resuming request the server fails is never
-// skipped silently: it is reported as an EventError, and when the failure
-// may pass (internal, rate_limited) the session is ended so that the next
-// one resumes from the same seq.
+// skipped silently: rate_limited is retried on the session after a
+// backoff; any other error is reported as an EventError, and internal ends
+// the session so that the next one resumes from the same seq.
 //
 // The same package compiles to WebAssembly (GOOS=js): the native
 // transports (transport_webtransport.go, transport_websocket.go) carry the
