@@ -98,7 +98,7 @@ func benchFanout(b *testing.B, members, window int) {
 
 	b.ResetTimer()
 	start := time.Now()
-	target.Store(int64(b.N*members))
+	target.Store(int64(b.N * members))
 	sent, answered := 0, 0
 	for answered < b.N {
 		for sent < b.N && sent-answered < window {
