@@ -271,6 +271,7 @@ func (s *Server) shutdown() {
 	}
 	s.waitSessions()
 	if wt != nil {
+		wt.drain(closeGrace)
 		wt.close()
 	}
 	if udp != nil {

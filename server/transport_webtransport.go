@@ -28,6 +28,7 @@ type wtServer struct {
 	mu     sync.Mutex
 	ln     *quic.EarlyListener
 	tr     *quic.Transport // set with resetKey; closed after ln
+	conns  int             // QUIC connections being served
 	closed bool
 }
 
@@ -117,7 +118,34 @@ func (w *wtServer) serve(udp net.PacketConn) error {
 			}
 			return err
 		}
-		wg.Go(func() { w.wt.ServeQUICConn(qc) })
+		w.mu.Lock()
+		w.conns++
+		w.mu.Unlock()
+		wg.Go(func() {
+			w.wt.ServeQUICConn(qc) // returns once the connection is closed
+			w.mu.Lock()
+			w.conns--
+			w.mu.Unlock()
+		})
+	}
+}
+
+// drain waits, at most grace, for the clients to close their QUIC
+// connections: a client closes its connection once it has read the
+// session's close capsule (4002), which closing the connection from here
+// first could overtake. (The listener stays open meanwhile: closing a
+// single-use listener would close its connections; new sessions are
+// refused with 4002 by then.)
+func (w *wtServer) drain(grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		w.mu.Lock()
+		n := w.conns
+		w.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
