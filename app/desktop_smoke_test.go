@@ -203,6 +203,31 @@ func TestDesktopSmoke(t *testing.T) {
 	}
 	waitReport("unread badge", func(r smokeReport) bool { return r.UI != nil && slices.Contains(r.UI.Badges, "1") })
 	screenshot(t, display, "desktop-room.png")
+
+	// Tester was a guest: when its session ends the server drops its
+	// private chat. A new Tester comes; the host reopens the chat, which
+	// says that the older messages are gone (and why), and chats on.
+	tester.Close()
+	waitReport("Tester gone", func(r smokeReport) bool { return r.UI != nil && !slices.Contains(r.UI.Members, "Tester") })
+	tester2, err := client.Dial(ctx, client.Config{Server: "127.0.0.1:" + strconv.Itoa(r.Host.Port), CertHash: r.Host.CertHash, Name: "Tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tester2.Close()
+	if _, err := tester2.Join(ctx, "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	gate("gone")
+	r = waitReport("the gone notice", step("gone"))
+	ev = waitEv(t, tester2, "the host's private message", func(e client.Event) bool { return e.Kind == client.EventMessage && e.Message.Private() })
+	if ev.Message.Text != "welcome back" {
+		t.Fatalf("the new Tester got %+v", ev.Message)
+	}
+	priv = strings.Join(r.UI.Seen["p:tester"], "\n")
+	if !strings.Contains(priv, "no longer has this chat") || strings.Contains(priv, "lost its history") {
+		t.Errorf("the reopened private chat showed:\n%s", priv)
+	}
+	screenshot(t, display, "desktop-history-gone.png")
 }
 
 func waitEv(t *testing.T, c *client.Client, what string, pred func(client.Event) bool) client.Event {
@@ -256,7 +281,8 @@ func startXvfb(t *testing.T) string {
 func screenshot(t *testing.T, display, name string) {
 	t.Helper()
 	out := filepath.Join("..", "docs", "screenshots", name)
-	cmd := exec.Command("import", "-display", display, "-window", "root", out)
+	// The screen is larger than the window: -trim crops the black around it.
+	cmd := exec.Command("import", "-display", display, "-window", "root", "-trim", "+repage", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("screenshot %s: %v\n%s", name, err, b)
 		return

@@ -106,7 +106,7 @@ async function refreshNearby() {
         el(doc, 'span', { class: 'pill' }, `${s.members} online`))));
   }
   $('nearby-empty').hidden = servers.length > 0;
-  if (!servers.length) setText($('nearby-empty'), 'No servers found on your network yet.');
+  if (!servers.length) setText($('nearby-empty'), 'No servers found on your network yet. Servers started with Host on LAN (or parley serve --lan) show up here.');
 }
 
 async function connect(req) {
@@ -282,7 +282,7 @@ function renderConversation() {
   clear(list);
   let prev = null;
   for (const m of msgs) {
-    list.appendChild(messageView(doc, m, { previous: prev, onImage: watchImage, showTo: c.kind === 'private' }));
+    list.appendChild(messageView(doc, m, { previous: prev, onImage: watchImage })); // in a private chat "→ name" says nothing new
     prev = m;
   }
   $('empty').hidden = msgs.length > 0;

@@ -90,6 +90,7 @@ export function startTestMode({ st, call, doc }) {
       await until('private message in its tab', () => shownHas('psst desktop'));
       type('private reply');
       await until('private reply shown', () => shownHas('private reply'));
+      await until('private reply acknowledged', () => !doc.querySelector('#messages .msg.pending'));
       await setStep('sent-private');
       await until('Tester\'s image in the room', () => (st.messages.get('r:lobby') || []).some((m) => m.kind === 'image' && m.from === 'Tester'));
 
@@ -99,6 +100,21 @@ export function startTestMode({ st, call, doc }) {
       await until('own image loaded', () => loadedImages().length >= 2);
       facts.lobbyHasPrivate = shownHas('psst desktop') || shownHas('private reply');
       await setStep('done');
+
+      // Tester's guest session ended (the server dropped its private chat)
+      // and a new Tester came: reopening the chat from the member list
+      // says the older messages are gone, and why.
+      await call('TestGate', 'gone');
+      const tab = [...doc.querySelectorAll('#tabs .conv-entry')].find((e) => e.querySelector('.conv-name').textContent === 'Tester');
+      if (tab) tab.querySelector('.conv-close').click();
+      await until('the private tab closed', () => !texts('#tabs .conv-name').includes('Tester'));
+      await until('Tester back in the member list', () => texts('#member-list .member-name').includes('Tester'));
+      const member = [...doc.querySelectorAll('#member-list .member')].find((e) => e.querySelector('.member-name').textContent === 'Tester');
+      member.querySelector('button').click();
+      await until('the gone notice', () => shownHas('Older messages are gone'));
+      type('welcome back');
+      await until('welcome back acknowledged', () => shownHas('welcome back') && !doc.querySelector('#messages .msg.pending'));
+      await setStep('gone');
     } catch (e) {
       facts.error = String(e && e.message ? e.message : e);
       await setStep('failed');
