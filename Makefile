@@ -3,7 +3,8 @@
 #   make test   install what the tests need, then every check from a fresh clone
 # Also: make build (desktop and server-only binaries in bin/), make serve
 # (the headless server; ARGS="--lan --data ./data" passes flags), make bench,
-# make fuzz (FUZZTIME=10s per target), make wasm, make clean.
+# make fuzz (FUZZTIME=10s per target), make screenshots (refresh
+# docs/screenshots/), make wasm, make clean.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -29,7 +30,7 @@ WASM := server/webwasm/parley.wasm
 WASM_SRC := $(shell find protocol client bridge wasm internal/webbuild -name '*.go' 2>/dev/null) go.mod go.sum
 
 .PHONY: build run serve desktop server wasm deps-run deps-test \
-	test fmt-check vet test-go test-js test-frontend test-desktop bench fuzz clean
+	test fmt-check vet test-go test-js test-frontend test-desktop screenshots bench fuzz clean
 
 # --- building ---------------------------------------------------------------
 
@@ -97,6 +98,14 @@ test-desktop: deps-run
 	if [ -z "$$pkgs" ]; then echo "test-desktop: no desktopsmoke tests"; exit 0; fi; \
 	echo "PARLEY_DESKTOP_SMOKE=1 $(GO) test -tags desktopsmoke -count=1 $$pkgs"; \
 	PARLEY_DESKTOP_SMOKE=1 $(GO) test -tags desktopsmoke -count=1 -timeout 10m $$pkgs
+
+# Refresh docs/screenshots/ from the desktop smoke test and the browser
+# tests (a plain test run writes its screenshots to temporary directories).
+screenshots: deps-test $(WASM)
+	PARLEY_SCREENSHOTS=$(CURDIR)/docs/screenshots PARLEY_DESKTOP_SMOKE=1 \
+		$(GO) test -tags desktopsmoke -count=1 -timeout 10m -run TestDesktopSmoke ./app
+	PARLEY_SCREENSHOTS=$(CURDIR)/docs/screenshots CI=$${CI:-} \
+		$(GO) test -count=1 -timeout 15m ./browsertest
 
 bench: $(WASM)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

@@ -7,7 +7,7 @@ package app
 // hooks on (PARLEY_TEST_REPORT), and lets the UI host a LAN room through
 // its own buttons (frontend/src/testmode.js); a Go client joins, and a
 // room message, a private message and an image travel both ways. The UI
-// reports what its DOM shows; screenshots go to docs/screenshots/.
+// reports what its DOM shows; screenshots go to $PARLEY_SCREENSHOTS (make screenshots: docs/screenshots/).
 //
 //	go test -tags desktopsmoke -run TestDesktopSmoke -v ./app
 
@@ -278,16 +278,24 @@ func startXvfb(t *testing.T) string {
 	return ""
 }
 
+// screenshot saves the screen as name in the directory that
+// PARLEY_SCREENSHOTS names (`make screenshots` sets it to docs/screenshots),
+// or in the test's temporary directory, so that a test run never changes the
+// checkout.
 func screenshot(t *testing.T, display, name string) {
 	t.Helper()
-	out := filepath.Join("..", "docs", "screenshots", name)
+	dir := os.Getenv("PARLEY_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	out := filepath.Join(dir, name)
 	// The screen is larger than the window: -trim crops the black around it.
 	cmd := exec.Command("import", "-display", display, "-window", "root", "-trim", "+repage", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("screenshot %s: %v\n%s", name, err, b)
 		return
 	}
-	t.Logf("screenshot: docs/screenshots/%s", name)
+	t.Logf("screenshot: %s", out)
 }
 
 // smokePNG is a colourful test picture (its hue sets it apart).

@@ -360,7 +360,10 @@ func (u *user) checkClean() {
 	}
 }
 
-// screenshot saves the page as docs/screenshots/browser-<name>.png.
+// screenshot saves the page as browser-<name>.png in the directory that
+// PARLEY_SCREENSHOTS names (`make screenshots` sets it to docs/screenshots),
+// or in the test's temporary directory, so that a test run never changes the
+// checkout.
 func (u *user) screenshot(name string) {
 	u.t.Helper()
 	ctx, cancel := context.WithTimeout(u.ctx, 30*time.Second)
@@ -370,7 +373,10 @@ func (u *user) screenshot(name string) {
 		u.t.Errorf("screenshot: %v", err)
 		return
 	}
-	dir := filepath.Join("..", "docs", "screenshots")
+	dir := os.Getenv("PARLEY_SCREENSHOTS")
+	if dir == "" {
+		dir = u.t.TempDir()
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		u.t.Errorf("screenshot: %v", err)
 		return
