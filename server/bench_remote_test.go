@@ -1,0 +1,174 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"parley/server"
+)
+
+// BenchmarkFanoutRemote measures the server's own cost of room fan-out
+// (DESIGN.md "What fast means here"): the server runs alone in the
+// benchmark process, the members and the sender in a child process (the
+// test binary re-executed as a load generator, see loadgen_test.go),
+// talking real QUIC/WebTransport on loopback. With taskset and two CPUs
+// the server is pinned to CPU 0 (GOMAXPROCS 1) and the load to CPU 1.
+//
+// The load is open loop: the sender posts Rate messages per second
+// whatever the answers; one benchmark op is one second of it. Reported:
+//   - cpu-µs/delivery: the server process's CPU time (getrusage, user +
+//     system) over the run divided by the messages delivered to members;
+//   - deliveries/s, p50-µs and p99-µs (send time in the text, arrival
+//     time in the child: one clock);
+//   - server-cpu-% and load-cpu-%: busy share of each side's core (a load
+//     generator near 100 % means the figures are its limit, not the server's).
+//
+// The "image" case adds a 1 MB image upload every second in the same room
+// (DESIGN.md: chat p99 within 10 % of its value without images).
+func BenchmarkFanoutRemote(b *testing.B) {
+	b.Run("members=100/rate=100", func(b *testing.B) { benchRemote(b, 100, 100, 0) })
+	b.Run("members=100/rate=100/image=1MB", func(b *testing.B) { benchRemote(b, 100, 100, 1<<20) })
+	b.Run("members=500/rate=100", func(b *testing.B) { benchRemote(b, 500, 100, 0) })
+}
+
+func benchRemote(b *testing.B, members, rate, imageBytes int) {
+	ts := startServer(b, server.Config{Rate: -1})
+	pinned := pinServer(b)
+	conf := loadConf{
+		Addr: ts.addr, Hash: ts.hash, Room: "bench",
+		Members: members, Rate: rate, Messages: b.N * rate, ImageBytes: imageBytes,
+	}
+	confJSON, _ := json.Marshal(conf)
+	var cmd *exec.Cmd
+	if pinned {
+		cmd = exec.Command("taskset", "-c", "1", os.Args[0])
+	} else {
+		cmd = exec.Command(os.Args[0])
+	}
+	cmd.Env = append(os.Environ(), loadgenEnv+"="+string(confJSON))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(waitTimeout):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	lines := make(chan string, 4)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	next := func(want string) string {
+		b.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				b.Fatalf("load generator ended before %q: %s", want, stderr.String())
+			}
+			if want != "" && l != want {
+				b.Fatalf("load generator: want %q, got %s (stderr: %s)", want, l, stderr.String())
+			}
+			return l
+		case <-time.After(2 * time.Minute):
+			b.Fatalf("load generator: no %q in time", want)
+		}
+		return ""
+	}
+	next("ready")
+
+	b.ResetTimer()
+	cpu0, t0 := cpuNow(), time.Now()
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		b.Fatal(err)
+	}
+	next("done")
+	cpu, elapsed := cpuNow()-cpu0, time.Since(t0)
+	b.StopTimer()
+
+	var res loadResult
+	if err := json.Unmarshal([]byte(next("")), &res); err != nil {
+		b.Fatalf("load generator result: %v", err)
+	}
+	if res.Err != "" {
+		b.Fatalf("load generator: %s", res.Err)
+	}
+	if res.Delivered == 0 {
+		b.Fatal("nothing delivered")
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/float64(res.Delivered), "cpu-µs/delivery")
+	b.ReportMetric(float64(res.Delivered)/elapsed.Seconds(), "deliveries/s")
+	b.ReportMetric(res.P50, "p50-µs")
+	b.ReportMetric(res.P99, "p99-µs")
+	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "server-cpu-%")
+	b.ReportMetric(100*res.CPUSecs/elapsed.Seconds(), "load-cpu-%")
+	if imageBytes > 0 {
+		b.ReportMetric(float64(res.Images), "images")
+	}
+}
+
+// pinServer pins every thread of this process to CPU 0 and sets
+// GOMAXPROCS to 1 for the benchmark (restored at its end), when taskset
+// exists and there are at least two CPUs. It reports whether it did.
+func pinServer(b *testing.B) bool {
+	if runtime.NumCPU() < 2 {
+		b.Log("one CPU: server and load share it")
+		return false
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		b.Log("no taskset: server and load are not pinned")
+		return false
+	}
+	pid := strconv.Itoa(os.Getpid())
+	out, err := exec.Command("taskset", "-p", pid).Output()
+	if err != nil {
+		b.Logf("taskset -p: %v: not pinned", err)
+		return false
+	}
+	// "pid N's current affinity mask: 3"
+	f := strings.Fields(string(out))
+	mask := f[len(f)-1]
+	if err := exec.Command("taskset", "-a", "-p", "-c", "0", pid).Run(); err != nil {
+		b.Logf("taskset -a -p -c 0: %v: not pinned", err)
+		return false
+	}
+	procs := runtime.GOMAXPROCS(1)
+	b.Cleanup(func() {
+		runtime.GOMAXPROCS(procs)
+		if err := exec.Command("taskset", "-a", "-p", mask, pid).Run(); err != nil {
+			b.Errorf("restore affinity %s: %v", mask, err)
+		}
+	})
+	return true
+}
+
