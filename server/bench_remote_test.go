@@ -171,4 +171,3 @@ func pinServer(b *testing.B) bool {
 	})
 	return true
 }
-

@@ -45,8 +45,8 @@ type loadConf struct {
 // loadResult is what a load generator reports.
 type loadResult struct {
 	Sent      int
-	Expected  int64 // Sent × Members
-	Delivered int64 // chat messages received by the members
+	Expected  int64   // Sent × Members
+	Delivered int64   // chat messages received by the members
 	P50, P99  float64 // µs
 	Max       float64 // µs
 	Images    int     // images acknowledged
