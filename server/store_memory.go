@@ -7,10 +7,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"sync"
+
+	"parley/protocol"
 )
 
 // MemoryStore is a Store kept in memory: history, nonces, identities and
@@ -98,37 +101,52 @@ func (s *MemoryStore) Append(m *Message, done func(error)) {
 	done(nil)
 }
 
-// History returns a page of a conversation, oldest first.
+// History returns a page of a conversation, oldest first. As the Store
+// contract says, exactly one of q.Before and q.Since must be set and
+// q.Limit must be 1 to protocol.MaxHistory; anything else is an error, as
+// it is from the durable store.
 func (s *MemoryStore) History(_ context.Context, id ConvID, q HistoryQuery) ([]*Message, error) {
+	if err := checkHistoryQuery(q); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errStoreClosed
+	}
 	c := s.convs[id]
 	if c == nil {
 		return nil, nil
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
 	msgs := c.msgs
-	switch {
-	case q.Before != nil:
+	if q.Before != nil {
 		i := sort.Search(len(msgs), func(i int) bool { return msgs[i].Seq >= *q.Before })
-		lo := max(0, i-limit)
+		lo := max(0, i-q.Limit)
 		return append([]*Message(nil), msgs[lo:i]...), nil
-	case q.Since != nil:
-		i := sort.Search(len(msgs), func(i int) bool { return msgs[i].Seq > *q.Since })
-		hi := min(len(msgs), i+limit)
-		return append([]*Message(nil), msgs[i:hi]...), nil
 	}
-	lo := max(0, len(msgs)-limit)
-	return append([]*Message(nil), msgs[lo:]...), nil
+	i := sort.Search(len(msgs), func(i int) bool { return msgs[i].Seq > *q.Since })
+	hi := min(len(msgs), i+q.Limit)
+	return append([]*Message(nil), msgs[i:hi]...), nil
+}
+
+// checkHistoryQuery enforces the HistoryQuery contract.
+func checkHistoryQuery(q HistoryQuery) error {
+	if (q.Before == nil) == (q.Since == nil) {
+		return errors.New("server: history needs exactly one of Before and Since")
+	}
+	if q.Limit < 1 || q.Limit > protocol.MaxHistory {
+		return fmt.Errorf("server: history limit %d is not 1 to %d", q.Limit, protocol.MaxHistory)
+	}
+	return nil
 }
 
 // ByNonce returns the message owner made with nonce.
 func (s *MemoryStore) ByNonce(_ context.Context, owner, nonce string) (*Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errStoreClosed
+	}
 	if m := s.nonces[owner+"\x00"+nonce]; m != nil {
 		return m, nil
 	}
@@ -139,6 +157,9 @@ func (s *MemoryStore) ByNonce(_ context.Context, owner, nonce string) (*Message,
 func (s *MemoryStore) Conversations(_ context.Context, key string) ([]ConvState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errStoreClosed
+	}
 	var out []ConvState
 	for id, c := range s.convs {
 		if id.IsRoom() || len(id) < 2 {
@@ -177,6 +198,9 @@ func (s *MemoryStore) Conversations(_ context.Context, key string) ([]ConvState,
 func (s *MemoryStore) DropConv(_ context.Context, id ConvID) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return errStoreClosed
+	}
 	delete(s.convs, id)
 	return nil
 }
@@ -199,11 +223,19 @@ func (s *MemoryStore) Bind(_ context.Context, key, _ string, pub ed25519.PublicK
 func (s *MemoryStore) Bound(_ context.Context, key string) (ed25519.PublicKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errStoreClosed
+	}
 	return s.bound[key], nil
 }
 
 // NewUpload starts an in-memory upload.
 func (s *MemoryStore) NewUpload(context.Context) (Upload, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errStoreClosed
+	}
 	return &memUpload{s: s}, nil
 }
 
@@ -211,6 +243,9 @@ func (s *MemoryStore) NewUpload(context.Context) (Upload, error) {
 func (s *MemoryStore) OpenImage(_ context.Context, id string) (io.ReadCloser, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errStoreClosed
+	}
 	b, ok := s.images[id]
 	if !ok {
 		return nil, ErrNotFound
@@ -222,10 +257,13 @@ func (s *MemoryStore) OpenImage(_ context.Context, id string) (io.ReadCloser, er
 func (s *MemoryStore) ImageConvs(_ context.Context, id string) ([]ConvID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errStoreClosed
+	}
 	return append([]ConvID(nil), s.imgConv[id]...), nil
 }
 
-// Close releases the store; later calls fail.
+// Close releases the store; every later call fails (Append through done).
 func (s *MemoryStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,6 +291,9 @@ func (u *memUpload) Commit(_ context.Context, id string) error {
 	u.done = true
 	u.s.mu.Lock()
 	defer u.s.mu.Unlock()
+	if u.s.closed {
+		return errStoreClosed
+	}
 	if _, ok := u.s.images[id]; !ok {
 		u.s.images[id] = u.buf.Bytes()
 	}
