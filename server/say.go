@@ -15,6 +15,10 @@ type post struct {
 	image *protocol.ImageMeta
 	nonce string
 	async bool // answered from the reader (counts in ss.pending)
+	// epoch is the private conversation's epoch, set when the message is
+	// private: its ok and msg carry it, so that a client tells a restarted
+	// conversation (a guest's, dropped after its session) from the old one.
+	epoch string
 }
 
 // inflight is a say or image with a nonce whose Append has not completed:
@@ -106,6 +110,9 @@ func (ss *session) post(ctx context.Context, roomName, to string, p *post) {
 	}
 	conv.seq++
 	m.Conv, m.Seq = conv.id, conv.seq
+	if pc != nil {
+		p.epoch = conv.epoch
+	}
 	ss.srv.store.Append(m, func(err error) {
 		if err != nil {
 			conv.reload.Store(true)
@@ -114,7 +121,7 @@ func (ss *session) post(ctx context.Context, roomName, to string, p *post) {
 		}
 		ss.srv.metrics.messages.Add(1)
 		if pc != nil {
-			ss.fanPrivate(pc, m)
+			ss.fanPrivate(pc, m, p.epoch)
 		} else {
 			ss.fanRoom(r, m)
 		}
@@ -177,6 +184,7 @@ func (ss *session) finish(p *post, fl *inflight, m *Message, err error) {
 	var ok *protocol.Frame
 	if err == nil {
 		ok = okFor(p.id, m)
+		ok.Epoch = p.epoch
 	}
 	ss.answerPost(p, ok, err)
 	ss.release(p, fl, ok, err)
@@ -245,9 +253,12 @@ func (ss *session) fanRoom(r *room, m *Message) {
 }
 
 // fanPrivate sends a durable private message to every session of the
-// recipient and the sender's other sessions.
-func (ss *session) fanPrivate(pc *pconv, m *Message) {
-	ev, err := protocol.Encode(msgFrame(m))
+// recipient and the sender's other sessions; the event carries the
+// conversation's epoch.
+func (ss *session) fanPrivate(pc *pconv, m *Message, epoch string) {
+	f := msgFrame(m)
+	f.Epoch = epoch
+	ev, err := protocol.Encode(f)
 	if err != nil {
 		ss.log.Error("encode msg", "err", err)
 		return
