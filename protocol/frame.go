@@ -16,6 +16,7 @@ const (
 	TypeHistory       = "history"
 	TypeConversations = "conversations"
 	TypeTyping        = "typing" // datagram both ways; never answered
+	TypePing          = "ping"   // client datagram (WebTransport only), padded; ignored, never answered (docs/protocol.md)
 
 	TypeOK     = "ok"
 	TypeErr    = "err"
