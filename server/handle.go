@@ -230,7 +230,8 @@ func (ss *session) join(ctx context.Context, f *protocol.Frame) {
 	u := ss.user.Load()
 	r.fanMu.Lock()
 	m := r.members[ss]
-	if m == nil {
+	fresh := m == nil // this join makes ss a member (not a repeated join)
+	if fresh {
 		m = &member{ss: ss}
 		r.members[ss] = m
 		if len(r.userCount) == 0 {
@@ -256,7 +257,19 @@ func (ss *session) join(ctx context.Context, f *protocol.Frame) {
 	ok := &protocol.Frame{Type: protocol.TypeOK, ID: f.ID, Room: r.name, Members: members, Seq: protocol.Int64(durable), Epoch: r.epoch}
 	hist, truncated, err := ss.joinHistory(ctx, r.id, durable, f.Since, limit)
 	if err != nil {
-		ss.releaseHeld(r, m)
+		// Membership (and the joined event) had to come first, so that
+		// nothing said after durable is missed; a failed join undoes it:
+		// the session stops being a member before it hears of the
+		// failure, its held events are dropped with it, and the others
+		// get a left after their joined (none if the user is still in
+		// the room from another session). A repeated join keeps the
+		// membership it had.
+		if fresh {
+			delete(ss.rooms, r)
+			h.leave(ss, r)
+		} else {
+			ss.releaseHeld(r, m)
+		}
 		ss.fail(f.ID, err)
 		return
 	}
