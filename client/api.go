@@ -113,6 +113,8 @@ func (c *Client) say(ctx context.Context, f *protocol.Frame) (Sent, error) {
 
 // ackLocked returns the answer hook of a message request: its seq is
 // marked as delivered, so that a resumed history does not deliver it back.
+// The ok of a private message carries the conversation's epoch: one that
+// differs from the known one starts the conversation over first.
 func (c *Client) ackLocked(room, to string) func(*session, *protocol.Frame) {
 	return func(_ *session, f *protocol.Frame) {
 		if f.Seq == nil || room == "" {
@@ -121,6 +123,7 @@ func (c *Client) ackLocked(room, to string) func(*session, *protocol.Frame) {
 		ck := "r:" + protocol.Fold(room)
 		if to != "" {
 			ck = "p:" + protocol.Fold(to)
+			c.privateEpochLocked(ck, to, f.Epoch)
 		}
 		c.seenLocked(ck).mark(*f.Seq)
 	}

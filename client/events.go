@@ -29,7 +29,12 @@ const (
 	// EventEpoch: the history of a conversation (Room, or With for a private
 	// one) was lost on the server: older messages are gone and seq started
 	// over. Epoch is the new epoch (empty for a private conversation the
-	// server no longer has); History holds what the server returned.
+	// server no longer has); History holds what the server returned. A
+	// private conversation also starts over when a message of it (or the
+	// ok of one's own) carries another epoch than the one known: a guest's
+	// conversation is dropped when its session ends, and a new guest of
+	// the same name starts a new one at seq 1. Then History is empty and
+	// that message follows as an EventMessage.
 	EventEpoch EventKind = "epoch"
 	// EventError: something went wrong in the background (Err).
 	EventError EventKind = "error"

@@ -385,12 +385,39 @@ func applyMember(members []string, user string, in bool) []string {
 }
 
 // markAndEmitLocked emits a message unless its seq was delivered already.
+// A private msg that carries its conversation's epoch is checked against
+// the one known first (privateEpochLocked).
 func (c *Client) markAndEmitLocked(ck string, f *protocol.Frame) {
+	if f.Epoch != "" && f.To != "" {
+		c.privateEpochLocked(ck, c.peerLocked(f), f.Epoch)
+	}
 	if ck != "" && f.Seq != nil && !c.seenLocked(ck).mark(*f.Seq) {
 		return
 	}
 	m := c.messageLocked(f)
 	c.emit(Event{Kind: EventMessage, Room: m.Room, With: m.With, Message: &m})
+}
+
+// privateEpochLocked applies the epoch carried by a private msg or by the
+// ok of one's own private message to the private conversation ck with
+// user with: an epoch not known yet is adopted; another one means the
+// conversation started over on the server (a guest's is dropped when its
+// session ends, and a new guest of the same name starts again at seq 1),
+// so its seen state starts over and EventEpoch is emitted before the
+// message is delivered, as for any conversation whose history was lost.
+// c.mu is held.
+func (c *Client) privateEpochLocked(ck, with, epoch string) {
+	if epoch == "" || !strings.HasPrefix(ck, "p:") {
+		return
+	}
+	sn := c.seenLocked(ck)
+	switch {
+	case sn.epoch == "":
+		sn.epoch = epoch
+	case sn.epoch != epoch:
+		sn.reset(0, epoch)
+		c.emit(Event{Kind: EventEpoch, With: with, Epoch: epoch})
+	}
 }
 
 // convKeyLocked names the conversation of a message frame: "r:"+folded
