@@ -5,11 +5,18 @@
 // through tls.Config.GetCertificate, so a renewal takes effect without a
 // restart.
 //
+// Persistent keeps the self-signed certificate and its key in a directory
+// and serves the kept one again after a restart, so the hash clients pin
+// stays the same until the certificate is due for renewal; each renewal
+// is written back (see persist.go).
+//
 // # Concurrency
 //
 // A Provider is safe for concurrent use. Renewal happens lazily inside
-// GetCertificate (and Hash), under the Provider's mutex; no goroutine is
-// started.
+// GetCertificate (and Certificate, Hash), under the Provider's mutex, which
+// is also held while a Persistent provider writes the renewed certificate
+// to its directory. The only goroutine started is the one that calls an
+// OnRenew function after a renewal.
 package certs
 
 import (
@@ -24,6 +31,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -50,12 +58,15 @@ type Provider struct {
 	host []string
 	file bool // loaded from PEM files: never renewed
 
-	cert     *tls.Certificate
-	hash     string
-	spki     string
-	notAfter time.Time
+	cert      *tls.Certificate
+	hash      string
+	spki      string
+	notBefore time.Time
+	notAfter  time.Time
 
 	onRenew func(hash string)
+	dir     string       // Persistent: where each renewal is written
+	log     *slog.Logger // Persistent: where a failed write is reported
 }
 
 // Option configures a Provider.
@@ -67,22 +78,45 @@ func WithClock(now func() time.Time) Option { return func(p *Provider) { p.now =
 // OnRenew calls f with the new hash after each renewal (not the first certificate).
 func OnRenew(f func(hash string)) Option { return func(p *Provider) { p.onRenew = f } }
 
+// WithLogger makes a Persistent provider report there a renewed
+// certificate it could not write back (the renewal still serves). Default:
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(p *Provider) { p.log = l } }
+
 // SelfSigned returns a Provider of self-signed certificates for hosts
 // (DNS names or IP addresses; "localhost", 127.0.0.1 and ::1 are always
 // included). The key is made once and kept across renewals.
 func SelfSigned(hosts []string, opts ...Option) (*Provider, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := newKey()
 	if err != nil {
-		return nil, fmt.Errorf("certs: generate key: %w", err)
+		return nil, err
 	}
-	p := &Provider{now: time.Now, key: key, host: append([]string{"localhost", "127.0.0.1", "::1"}, hosts...)}
-	for _, o := range opts {
-		o(p)
-	}
+	p := newSelfSigned(key, hosts, opts)
 	if err := p.renewLocked(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// newKey makes the key of a self-signed certificate.
+func newKey() (*ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("certs: generate key: %w", err)
+	}
+	return key, nil
+}
+
+// newSelfSigned is a self-signed Provider of key, without a certificate yet.
+func newSelfSigned(key *ecdsa.PrivateKey, hosts []string, opts []Option) *Provider {
+	p := &Provider{now: time.Now, key: key, host: append([]string{"localhost", "127.0.0.1", "::1"}, hosts...)}
+	for _, o := range opts {
+		o(p)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p
 }
 
 // Load returns a Provider of the certificate and key in the PEM files.
@@ -123,7 +157,16 @@ func (p *Provider) set(c *tls.Certificate, leaf *x509.Certificate) {
 	p.cert = c
 	p.hash = hex.EncodeToString(h[:])
 	p.spki = base64.StdEncoding.EncodeToString(s[:])
-	p.notAfter = leaf.NotAfter
+	p.notBefore, p.notAfter = leaf.NotBefore, leaf.NotAfter
+}
+
+// due reports whether a self-signed certificate valid from notBefore to
+// notAfter must be replaced at now: from RenewBefore ahead of its expiry
+// on (the threshold itself included), before it is valid (the clock went
+// back), or when it is valid for longer than Validity (browsers refuse it
+// for serverCertificateHashes).
+func due(now, notBefore, notAfter time.Time) bool {
+	return !now.Before(notAfter.Add(-RenewBefore)) || now.Before(notBefore) || notAfter.Sub(notBefore) > Validity
 }
 
 func (p *Provider) renewLocked() error {
@@ -161,19 +204,32 @@ func (p *Provider) renewLocked() error {
 }
 
 // current returns the certificate, renewing a self-signed one that is
-// within RenewBefore of its expiry.
+// due (within RenewBefore of its expiry). A Persistent provider writes the
+// renewed certificate back; failing that is logged, and it serves anyway.
 func (p *Provider) current() (*tls.Certificate, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.file && p.now().After(p.notAfter.Add(-RenewBefore)) {
+	if !p.file && due(p.now(), p.notBefore, p.notAfter) {
 		if err := p.renewLocked(); err != nil {
 			return nil, err
+		}
+		if p.dir != "" {
+			if err := p.saveCertLocked(); err != nil {
+				p.logger().Warn("the renewed certificate could not be kept: the next start makes another one, and pinned clients need its hash", "dir", p.dir, "err", err)
+			}
 		}
 		if p.onRenew != nil {
 			go p.onRenew(p.hash)
 		}
 	}
 	return p.cert, nil
+}
+
+func (p *Provider) logger() *slog.Logger {
+	if p.log != nil {
+		return p.log
+	}
+	return slog.Default()
 }
 
 // GetCertificate is the tls.Config.GetCertificate hook.
