@@ -84,8 +84,11 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 			}
 		}
 		if c := b.convs[id]; c != nil {
-			if c.kind == KindPrivate && ev.Epoch == "" {
-				out = append(out, b.goneLocked(c)...) // no longer listed
+			if c.kind == KindPrivate {
+				// No longer listed (Epoch empty), or restarted under a new
+				// epoch: the server dropped the chat (a guest's, after the
+				// guest's session; a new guest of that name writes now).
+				out = append(out, b.goneLocked(c)...)
 			} else {
 				out = append(out, b.resetLocked(c)...)
 			}
