@@ -29,6 +29,8 @@ import (
 //     system) over the run divided by the messages delivered to members;
 //   - deliveries/s, p50-µs and p99-µs (send time in the text, arrival
 //     time in the child: one clock);
+//   - allocs/delivery: the server process's heap allocations (everything:
+//     quic-go included) per delivery;
 //   - server-cpu-% and load-cpu-%: busy share of each side's core (a load
 //     generator near 100 % means the figures are its limit, not the server's).
 //
@@ -107,6 +109,8 @@ func benchRemote(b *testing.B, members, rate, imageBytes int) {
 	}
 	next("ready")
 
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	b.ResetTimer()
 	cpu0, t0 := cpuNow(), time.Now()
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
@@ -115,6 +119,7 @@ func benchRemote(b *testing.B, members, rate, imageBytes int) {
 	next("done")
 	cpu, elapsed := cpuNow()-cpu0, time.Since(t0)
 	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
 
 	var res loadResult
 	if err := json.Unmarshal([]byte(next("")), &res); err != nil {
@@ -127,6 +132,7 @@ func benchRemote(b *testing.B, members, rate, imageBytes int) {
 		b.Fatal("nothing delivered")
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/float64(res.Delivered), "cpu-µs/delivery")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(res.Delivered), "allocs/delivery")
 	b.ReportMetric(float64(res.Delivered)/elapsed.Seconds(), "deliveries/s")
 	b.ReportMetric(res.P50, "p50-µs")
 	b.ReportMetric(res.P99, "p99-µs")

@@ -212,20 +212,25 @@ func (ss *session) writer() {
 		}
 		var size int
 		var graceful bool
+		// frames keeps its backing array from wake-up to wake-up (rest
+		// walks through it), so a steady stream of frames allocates nothing.
 		frames, size, graceful = ss.queue.take(frames)
-		for len(frames) > 0 {
+		for rest := frames; len(rest) > 0; {
 			n, b := 0, 0
-			for n < len(frames) && (n == 0 || b+len(frames[n]) <= maxBatchBytes) {
-				b += len(frames[n])
+			for n < len(rest) && (n == 0 || b+len(rest[n]) <= maxBatchBytes) {
+				b += len(rest[n])
 				n++
 			}
-			if err := ss.c.WriteFrames(frames[:n]); err != nil {
+			if err := ss.c.WriteFrames(rest[:n]); err != nil {
 				ss.close(protocol.CloseCode(ss.wantCode.Load()), "")
 				return
 			}
-			frames = frames[n:]
+			rest = rest[n:]
 		}
-		frames = frames[:0]
+		clear(frames) // do not keep written frames alive
+		if cap(frames) > 4096 {
+			frames = nil // let a burst's buffer go
+		}
 		ss.srv.metrics.bytesOut.Add(int64(size))
 		if graceful {
 			ss.c.CloseControl()
