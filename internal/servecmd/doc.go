@@ -3,7 +3,10 @@
 // given), serves it, optionally serves the admin endpoints and announces
 // the server on the LAN, and drains it when its context ends. With --data it
 // keeps the QUIC stateless reset key there (ResetKey), so that a server
-// restarted after a crash resets its previous run's connections at once.
+// restarted after a crash resets its previous run's connections at once,
+// and, without --cert/--key, the self-signed certificate and its key
+// (certs.Persistent), so that its hash — what clients pin — survives a
+// restart until the certificate is renewed.
 //
 // # Configuration
 //

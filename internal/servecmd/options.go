@@ -59,7 +59,7 @@ type Flag struct {
 // Flags lists every option of `parley serve`, in the order of the docs.
 var Flags = []Flag{
 	{"addr", "PARLEY_ADDR", DefaultAddr, "host:port to listen on, UDP (HTTP/3, WebTransport) and TCP (HTTPS, WebSocket); port 0 picks a free port"},
-	{"cert", "PARLEY_CERT", "", "TLS certificate (PEM); without --cert/--key a self-signed ECDSA certificate valid < 14 days is made and renewed"},
+	{"cert", "PARLEY_CERT", "", "TLS certificate (PEM); without --cert/--key a self-signed ECDSA certificate valid < 14 days is made and renewed (kept in --data across restarts)"},
 	{"key", "PARLEY_KEY", "", "TLS private key (PEM) of --cert"},
 	{"data", "PARLEY_DATA", "", "data directory (SQLite history, identities, images); empty keeps everything in memory"},
 	{"name", "PARLEY_NAME", "", "server name shown to clients and on the LAN (default: the host name)"},

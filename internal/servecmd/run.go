@@ -2,6 +2,7 @@ package servecmd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"parley/internal/certs"
 	"parley/internal/lan"
 	"parley/internal/sqlitestore"
 	"parley/protocol"
@@ -48,6 +50,7 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 	var store server.Store
 	var sqlStore *sqlitestore.Store
 	var resetKey *[32]byte
+	var tlsConf *tls.Config
 	if o.DataDir != "" {
 		s, err := sqlitestore.Open(o.DataDir, sqlitestore.Options{RetainAge: o.RetainAge, RetainCount: o.RetainCount})
 		if err != nil {
@@ -61,6 +64,17 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 		}()
 		if resetKey, err = ResetKey(o.DataDir); err != nil {
 			return fmt.Errorf("--data %s: %w", o.DataDir, err)
+		}
+		if o.CertFile == "" {
+			// The self-signed certificate is kept there too, so its hash
+			// — what clients pin — survives a restart until renewal.
+			p, err := certs.Persistent(o.DataDir, certHosts(o.Addr), certs.WithLogger(log), certs.OnRenew(func(hash string) {
+				log.Warn("the self-signed certificate was renewed: clients pinned to the old hash need the new one", "cert_hash", hash)
+			}))
+			if err != nil {
+				return fmt.Errorf("--data %s: %w", o.DataDir, err)
+			}
+			tlsConf = p.TLSConfig()
 		}
 	} else {
 		log.Warn("no --data directory: history, identities and images are kept in memory and lost on exit")
@@ -84,6 +98,7 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 		Version:        Version(),
 		Limits:         protocol.Limits{Text: o.MaxText, Image: o.MaxImage},
 		Store:          store,
+		TLS:            tlsConf, // nil: --cert/--key, or a self-signed certificate for this run only
 		CertFile:       o.CertFile,
 		KeyFile:        o.KeyFile,
 		Hosts:          certHosts(o.Addr),
