@@ -260,7 +260,7 @@ func shutdown(srv *server.Server) {
 // key and store of dir.
 func (a *App) newHostServer(dir, name string, store server.Store) (*server.Server, error) {
 	hosts := hostNames()
-	cert, err := loadHostCert(dir, hosts, nil, a.log)
+	cert, err := hostCertificate(dir, hosts, nil, a.log)
 	if err != nil {
 		return nil, err
 	}

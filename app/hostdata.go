@@ -2,9 +2,6 @@ package app
 
 import (
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"parley/internal/certs"
@@ -21,17 +17,14 @@ import (
 
 // What Host on LAN keeps between runs, in ConfigDir/host (mode 0700): the
 // durable store (history, name bindings, images: sqlitestore's files), the
-// certificate with its key, and the QUIC stateless reset key. So a hosting
-// run continues the last one: same history and epochs, and — until the
+// certificate with its key (certs.CertFile and certs.KeyFile, kept by
+// certs.Persistent), and the QUIC stateless reset key. So a hosting run
+// continues the last one: same history and epochs, and — until the
 // self-signed certificate is renewed — the same certificate hash, so the
 // join links and pins of the members stay valid across a restart.
 const (
 	hostDirName   = "host"
-	hostCertFile  = "tls-cert.pem"
-	hostKeyFile   = "tls-key.pem"
 	hostResetFile = "quic-reset.key"
-	// maxHostPEM bounds what is read back of the certificate and key files.
-	maxHostPEM = 64 << 10
 )
 
 // hostDir is where Host on LAN keeps its data.
@@ -48,125 +41,27 @@ func openHostStore(dir string) (*sqlitestore.Store, error) {
 	return sqlitestore.Open(dir, sqlitestore.Options{})
 }
 
-// hostCert serves the hosted server's certificate: the one kept in the host
-// directory while it is valid for more than certs.RenewBefore, else a new
-// self-signed one (a new key too), written back. Safe for concurrent use.
-type hostCert struct {
-	dir   string
-	hosts []string
-	now   func() time.Time
-	log   *slog.Logger
-
-	mu       sync.Mutex
-	cert     *tls.Certificate
-	notAfter time.Time
-}
-
-// loadHostCert reads the kept certificate, or makes and keeps a new one.
-func loadHostCert(dir string, hosts []string, now func() time.Time, log *slog.Logger) (*hostCert, error) {
-	if now == nil {
-		now = time.Now
+// hostCertificate is the hosted server's certificate, kept in dir by
+// certs.Persistent: the same one (and hash) across runs until it is due
+// for renewal; each renewal is kept too. Kept files that cannot be used
+// are replaced, with a warning — the desktop user has no way to repair
+// them — and the joiners then need a new link. now nil: the real clock.
+func hostCertificate(dir string, hosts []string, now func() time.Time, log *slog.Logger) (*certs.Provider, error) {
+	opts := []certs.Option{certs.WithLogger(log)}
+	if now != nil {
+		opts = append(opts, certs.WithClock(now))
 	}
-	h := &hostCert{dir: dir, hosts: hosts, now: now, log: log}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, err := h.readLocked(); err == nil {
-		h.cert, h.notAfter = c, c.Leaf.NotAfter
-		if h.freshLocked() {
-			return h, nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		log.Warn("the hosted server's certificate is unreadable; making a new one", "err", err)
+	p, err := certs.Persistent(dir, hosts, opts...)
+	if !errors.Is(err, certs.ErrUnusable) {
+		return p, err
 	}
-	if err := h.renewLocked(); err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-// freshLocked reports whether the certificate may still be served.
-func (h *hostCert) freshLocked() bool {
-	now := h.now()
-	return h.cert != nil && !now.Before(h.cert.Leaf.NotBefore) && now.Before(h.notAfter.Add(-certs.RenewBefore))
-}
-
-func (h *hostCert) readLocked() (*tls.Certificate, error) {
-	certPEM, err := readLimited(filepath.Join(h.dir, hostCertFile), maxHostPEM)
-	if err != nil {
-		return nil, err
-	}
-	keyPEM, err := readLimited(filepath.Join(h.dir, hostKeyFile), maxHostPEM)
-	if err != nil {
-		return nil, err
-	}
-	p, err := certs.FromPEM(certPEM, keyPEM)
-	if err != nil {
-		return nil, err
-	}
-	c, err := p.Certificate()
-	if err != nil {
-		return nil, err
-	}
-	if c.Leaf == nil {
-		if c.Leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+	log.Warn("the hosted server's certificate cannot be used; making a new one (joiners will need a new link)", "err", err)
+	for _, f := range []string{certs.KeyFile, certs.CertFile} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
-	return c, nil
-}
-
-// renewLocked makes a new self-signed certificate and keeps it. Failing to
-// write it is logged: the certificate still serves this run.
-func (h *hostCert) renewLocked() error {
-	p, err := certs.SelfSigned(h.hosts, certs.WithClock(h.now))
-	if err != nil {
-		return err
-	}
-	c, err := p.Certificate()
-	if err != nil {
-		return err
-	}
-	if c.Leaf == nil {
-		if c.Leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
-			return err
-		}
-	}
-	h.cert, h.notAfter = c, c.Leaf.NotAfter
-	if err := h.writeLocked(c); err != nil {
-		h.log.Warn("cannot keep the hosted server's certificate; joiners will need a new link next time", "err", err)
-	}
-	return nil
-}
-
-func (h *hostCert) writeLocked(c *tls.Certificate) error {
-	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
-	if err != nil {
-		return err
-	}
-	// The key first: a crash between the two writes leaves a pair that
-	// does not match, which the next run replaces.
-	if err := writePrivate(h.dir, hostKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
-		return err
-	}
-	return writePrivate(h.dir, hostCertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}))
-}
-
-// GetCertificate is the tls.Config hook: the kept certificate, renewed
-// (and kept again) when it comes within certs.RenewBefore of its expiry.
-func (h *hostCert) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.freshLocked() {
-		if err := h.renewLocked(); err != nil {
-			return nil, err
-		}
-	}
-	return h.cert, nil
-}
-
-// TLSConfig is the hosted server's TLS configuration.
-func (h *hostCert) TLSConfig() *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS13, GetCertificate: h.GetCertificate}
+	return certs.Persistent(dir, hosts, opts...)
 }
 
 // loadResetKey reads the kept QUIC stateless reset key, making one on
