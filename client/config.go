@@ -35,6 +35,12 @@ type Config struct {
 	// FallbackAfter is how long the default Dialer waits for WebTransport
 	// before it tries WebSocket. Zero: 3 s.
 	FallbackAfter time.Duration
+	// PingEvery is how often a ping datagram goes out on a native
+	// WebTransport session, so that a client which only listens notices a
+	// crashed and restarted server (its stateless reset) within about that
+	// long rather than at the QUIC idle timeout (30 s). Zero: 10 s;
+	// negative: no pings.
+	PingEvery time.Duration
 	// MaxQueuedEvents bounds the events waiting to be read from Events; past
 	// it the oldest events are dropped and an EventError says so. Zero: 65536.
 	MaxQueuedEvents int
@@ -57,6 +63,7 @@ const (
 	DefaultBackoffMax      = 30 * time.Second
 	DefaultFallbackAfter   = 3 * time.Second
 	DefaultMaxQueuedEvents = 65536
+	DefaultPingEvery       = 10 * time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -74,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FallbackAfter <= 0 {
 		c.FallbackAfter = DefaultFallbackAfter
+	}
+	if c.PingEvery == 0 {
+		c.PingEvery = DefaultPingEvery
 	}
 	if c.MaxQueuedEvents <= 0 {
 		c.MaxQueuedEvents = DefaultMaxQueuedEvents

@@ -76,6 +76,9 @@ func (c *Client) newSession(conn Conn) *session {
 	s.spawn(s.readLoop)
 	s.spawn(s.writeLoop)
 	s.spawn(s.datagramLoop)
+	if p, ok := conn.(pinger); ok && c.cfg.PingEvery > 0 {
+		s.spawn(func() { s.pingLoop(p, c.cfg.PingEvery) })
+	}
 	return s
 }
 

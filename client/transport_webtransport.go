@@ -218,6 +218,9 @@ func (f *fetchStream) Close() error {
 
 func (c *wtConn) SendDatagram(frame []byte) error { return c.sess.SendDatagram(frame) }
 
+// Ping sends the padded ping datagram (see pingDatagram).
+func (c *wtConn) Ping() error { return c.sess.SendDatagram(pingDatagram) }
+
 func (c *wtConn) RecvDatagram(ctx context.Context) ([]byte, error) {
 	return c.sess.ReceiveDatagram(ctx)
 }
