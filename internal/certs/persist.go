@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"parley/internal/atomicfile"
 )
 
 // The files a Persistent provider keeps in its directory, both mode 0600.
@@ -107,7 +109,7 @@ func create(dir string, hosts []string, opts []Option) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, KeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, KeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return nil, fmt.Errorf("certs: keeping the key: %w", err)
 	}
 	p := newSelfSigned(key, hosts, opts)
@@ -139,7 +141,7 @@ func (p *Provider) renewAndSave() error {
 
 // saveCertLocked writes the certificate served now to the directory.
 func (p *Provider) saveCertLocked() error {
-	return writeFileAtomic(filepath.Join(p.dir, CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.cert.Certificate[0]}))
+	return atomicfile.Write(filepath.Join(p.dir, CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.cert.Certificate[0]}), 0o600)
 }
 
 // parseKey reads the kept key: PEM, ECDSA P-256 (PKCS #8 or SEC 1), and
@@ -200,41 +202,4 @@ func readKept(path string) ([]byte, error) {
 		return nil, unusable(path, "larger than %d bytes", MaxPEM)
 	}
 	return b, nil
-}
-
-// writeFileAtomic writes b to path (mode 0600) through a synced temporary
-// file and a rename, then syncs the directory: after a crash the file is
-// either the old one or the new one, whole.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly once renamed
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"parley/internal/atomicfile"
 )
 
 // ResetKeyFile is the file in the data directory that holds the QUIC
@@ -47,45 +49,8 @@ func ResetKey(dataDir string) (*[32]byte, error) {
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(path, key[:]); err != nil {
+	if err := atomicfile.Write(path, key[:], 0o600); err != nil {
 		return nil, fmt.Errorf("saving the QUIC reset key: %w", err)
 	}
 	return &key, nil
-}
-
-// writeFileAtomic writes b to path (mode 0600) through a synced temporary
-// file and a rename, then syncs the directory: after a crash the file is
-// either absent or whole.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly once renamed
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
