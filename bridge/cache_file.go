@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"parley/internal/atomicfile"
 )
 
 // FileCache is a CacheStore in a directory: one file per key (a key's "/"
@@ -65,7 +67,7 @@ func (f *FileCache) Get(key string) ([]byte, error) {
 	return b, nil
 }
 
-// Put writes value under key atomically, mode 0600.
+// Put writes value under key atomically and durably (atomicfile), mode 0600.
 func (f *FileCache) Put(key string, value []byte) error {
 	p, err := f.path(key)
 	if err != nil {
@@ -75,23 +77,7 @@ func (f *FileCache) Put(key string, value []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(value); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	return atomicfile.Write(p, value, 0o600)
 }
 
 // Delete removes key's value; a missing one is not an error.
