@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"parley/internal/atomicfile"
 	"parley/server"
 )
 
@@ -104,7 +105,7 @@ func (u *upload) Commit(ctx context.Context, id string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("sqlitestore: upload %s: %w", id, err)
 	}
-	if err := syncDir(filepath.Join(s.dir, ImagesDir)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Join(s.dir, ImagesDir)); err != nil {
 		return fmt.Errorf("sqlitestore: upload %s: %w", id, err)
 	}
 	s.fresh[id] = time.Now()
@@ -119,19 +120,6 @@ func (u *upload) Abort() {
 	u.done = true
 	u.f.Close()
 	os.Remove(u.f.Name())
-}
-
-// syncDir fsyncs a directory, making renames and removals in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // OpenImage opens an image's bytes by id, or fails with server.ErrNotFound.
