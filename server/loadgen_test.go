@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -126,6 +127,18 @@ func cpuNow() time.Duration {
 func runLoad(conf loadConf, res *loadResult) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// The parent's "go" line; end at once if the parent goes away (its
+	// end of stdin closes), whatever the generator is doing.
+	goLine := make(chan struct{})
+	go func() {
+		br := bufio.NewReader(os.Stdin)
+		if _, err := br.ReadString('\n'); err != nil {
+			os.Exit(2)
+		}
+		close(goLine)
+		io.Copy(io.Discard, br)
+		os.Exit(2)
+	}()
 
 	// Members, dialled a few at a time.
 	members := make([]*loadSession, conf.Members)
@@ -230,9 +243,7 @@ func runLoad(conf loadConf, res *loadResult) error {
 	}()
 
 	fmt.Println("ready")
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
-		return fmt.Errorf("waiting for go: %w", err)
-	}
+	<-goLine
 	cpu0 := cpuNow()
 	start := time.Now()
 
