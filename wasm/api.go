@@ -11,6 +11,7 @@ import (
 	"syscall/js"
 
 	"parley/bridge"
+	"parley/internal/jsinterop"
 	"parley/protocol"
 )
 
@@ -121,7 +122,7 @@ func (a *api) export() js.Value {
 				arr.Call("push", v)
 			}
 			var argsJSON string
-			if err := try(func() { argsJSON = js.Global().Get("JSON").Call("stringify", arr).String() }); err != nil {
+			if err := jsinterop.Try(func() { argsJSON = js.Global().Get("JSON").Call("stringify", arr).String() }); err != nil {
 				return rejected(protocol.Errorf(protocol.CodeBadRequest, "arguments of %s: %v", name, err))
 			}
 			return a.promise(func() (js.Value, error) {
@@ -220,7 +221,7 @@ func (e *events) emit(name string, data any) {
 	s := string(b)
 	for _, cb := range cbs {
 		// A throwing callback must not stop the others, nor Go.
-		if err := try(func() { cb.Invoke(s) }); err != nil {
+		if err := jsinterop.Try(func() { cb.Invoke(s) }); err != nil {
 			js.Global().Get("console").Call("error", fmt.Sprintf("parley: event callback: %v", err))
 		}
 	}

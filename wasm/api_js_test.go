@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"parley/bridge"
+	"parley/internal/jsinterop"
 	"parley/protocol"
 )
 
@@ -70,22 +71,22 @@ func TestExportedPromises(t *testing.T) {
 	o := a.export()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	v, err := await(ctx, o.Call("call", "Connect", `[{"name":"Bo"}]`))
+	v, err := jsinterop.Await(ctx, o.Call("call", "Connect", `[{"name":"Bo"}]`))
 	if err != nil || !strings.Contains(v.String(), `"name":"Bo"`) {
 		t.Fatalf("call: %v %v", v, err)
 	}
 	req := js.Global().Get("Object").New()
 	req.Set("name", "Cy")
-	v, err = await(ctx, o.Call("Connect", req))
+	v, err = jsinterop.Await(ctx, o.Call("Connect", req))
 	if err != nil || v.Get("name").String() != "Cy" {
 		t.Fatalf("Connect(obj): %v %v", v, err)
 	}
-	_, err = await(ctx, o.Call("call", "Connect", `[{"name":""}]`))
+	_, err = jsinterop.Await(ctx, o.Call("call", "Connect", `[{"name":""}]`))
 	if err == nil || !strings.Contains(err.Error(), "bad_name: a name is required") {
 		t.Fatalf("rejection %v, want \"bad_name: …\"", err)
 	}
 	// A panic in a method rejects its promise; the module goes on.
-	_, err = await(ctx, o.Call("Typing", "r:x"))
+	_, err = jsinterop.Await(ctx, o.Call("Typing", "r:x"))
 	if err == nil || !strings.Contains(err.Error(), "internal") {
 		t.Fatalf("panic: %v", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"io"
 	"syscall/js"
 	"time"
+
+	"parley/internal/jsinterop"
 )
 
 // IndexedDB names of the identity key.
@@ -40,14 +42,14 @@ func (s *webCryptoSigner) Sign(_ io.Reader, msg []byte, opts crypto.SignerOpts) 
 	ctx, cancel := context.WithTimeout(context.Background(), signWithin)
 	defer cancel()
 	var p js.Value
-	if err := try(func() { p = subtle().Call("sign", alg(), s.priv, uint8Array(msg)) }); err != nil {
+	if err := jsinterop.Try(func() { p = subtle().Call("sign", alg(), s.priv, jsinterop.Uint8Array(msg)) }); err != nil {
 		return nil, fmt.Errorf("wasm: sign: %w", err)
 	}
-	sig, err := await(ctx, p)
+	sig, err := jsinterop.Await(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("wasm: sign: %w", err)
 	}
-	b := bytesOf(sig)
+	b := jsinterop.Bytes(nil, sig)
 	if len(b) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("wasm: sign: %d-byte signature", len(b))
 	}
@@ -110,10 +112,10 @@ func loadIdentity(ctx context.Context) (s *webCryptoSigner, persistent bool, err
 func generate(ctx context.Context) (js.Value, error) {
 	usages := js.Global().Get("Array").New("sign", "verify")
 	var p js.Value
-	if err := try(func() { p = subtle().Call("generateKey", alg(), false, usages) }); err != nil {
+	if err := jsinterop.Try(func() { p = subtle().Call("generateKey", alg(), false, usages) }); err != nil {
 		return js.Undefined(), fmt.Errorf("wasm: Ed25519 in WebCrypto: %w", err)
 	}
-	pair, err := await(ctx, p)
+	pair, err := jsinterop.Await(ctx, p)
 	if err != nil {
 		return js.Undefined(), fmt.Errorf("wasm: Ed25519 in WebCrypto: %w", err)
 	}
@@ -133,14 +135,14 @@ func signerOf(ctx context.Context, pair js.Value) (*webCryptoSigner, error) {
 		return nil, errors.New("wasm: stored identity key is extractable")
 	}
 	var p js.Value
-	if err := try(func() { p = subtle().Call("exportKey", "raw", pub) }); err != nil {
+	if err := jsinterop.Try(func() { p = subtle().Call("exportKey", "raw", pub) }); err != nil {
 		return nil, err
 	}
-	raw, err := await(ctx, p)
+	raw, err := jsinterop.Await(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	b := bytesOf(raw)
+	b := jsinterop.Bytes(nil, raw)
 	if len(b) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("wasm: %d-byte public key", len(b))
 	}
@@ -173,7 +175,7 @@ func idbRequest(ctx context.Context, req js.Value, okEvent string) (js.Value, er
 	fail := js.FuncOf(func(js.Value, []js.Value) any {
 		msg := "IndexedDB request failed"
 		if e := req.Get("error"); e.Type() == js.TypeObject {
-			msg = jsErr(e).Error()
+			msg = jsinterop.ErrorOf(e).Error()
 		}
 		send(result{err: errors.New(msg)})
 		return nil
@@ -205,11 +207,11 @@ func idbOpen(ctx context.Context) (js.Value, error) {
 		return js.Undefined(), errors.New("wasm: no IndexedDB")
 	}
 	var req js.Value
-	if err := try(func() { req = idb.Call("open", idbName, 1) }); err != nil {
+	if err := jsinterop.Try(func() { req = idb.Call("open", idbName, 1) }); err != nil {
 		return js.Undefined(), err
 	}
 	upgrade := js.FuncOf(func(js.Value, []js.Value) any {
-		_ = try(func() {
+		_ = jsinterop.Try(func() {
 			db := req.Get("result")
 			if !db.Get("objectStoreNames").Call("contains", idbStore).Bool() {
 				db.Call("createObjectStore", idbStore)
@@ -226,7 +228,7 @@ func idbOpen(ctx context.Context) (js.Value, error) {
 
 func idbGet(ctx context.Context, db js.Value) (js.Value, error) {
 	var req js.Value
-	if err := try(func() {
+	if err := jsinterop.Try(func() {
 		req = db.Call("transaction", idbStore, "readonly").Call("objectStore", idbStore).Call("get", idbKey)
 	}); err != nil {
 		return js.Undefined(), err
@@ -236,7 +238,7 @@ func idbGet(ctx context.Context, db js.Value) (js.Value, error) {
 
 func idbAdd(ctx context.Context, db js.Value, pair js.Value) error {
 	var tx js.Value
-	if err := try(func() {
+	if err := jsinterop.Try(func() {
 		tx = db.Call("transaction", idbStore, "readwrite")
 		tx.Call("objectStore", idbStore).Call("add", pair, idbKey)
 	}); err != nil {
