@@ -5,150 +5,44 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"syscall/js"
 	"unicode/utf8"
+
+	"parley/internal/jsinterop"
 )
 
-// This file turns the browser's promise- and callback-based APIs into Go
-// calls that block a goroutine. The one rule of syscall/js it exists for:
-// a js.FuncOf callback must never block (the JavaScript event loop that
-// would unblock it is the one running it), so callbacks here only send on
-// buffered channels or append to a queue under a mutex that is never held
-// across a JavaScript call that can wait.
-
-// jsError is an exception or a promise rejection from JavaScript.
-type jsError struct {
-	Name    string // e.g. "WebTransportError", "TypeError"
-	Message string
-	// Source is WebTransportError.source ("stream" or "session"), if any.
-	Source string
-}
-
-func (e *jsError) Error() string {
-	if e.Source != "" {
-		return fmt.Sprintf("%s (%s): %s", e.Name, e.Source, e.Message)
-	}
-	return e.Name + ": " + e.Message
-}
-
-// toJSError converts a rejection reason or thrown value to a Go error.
-func toJSError(v js.Value) error {
-	if v.IsUndefined() || v.IsNull() {
-		return &jsError{Name: "Error", Message: "rejected without a reason"}
-	}
-	if v.Type() != js.TypeObject {
-		return &jsError{Name: "Error", Message: v.String()}
-	}
-	e := &jsError{Name: jsString(v.Get("name")), Message: jsString(v.Get("message"))}
-	if e.Name == "" {
-		e.Name = "Error"
-	}
-	e.Source = jsString(v.Get("source"))
-	return e
-}
+// This file adapts the browser's streams to Go (streamReader,
+// streamWriter). The promise, exception and byte helpers are
+// internal/jsinterop's; the short names below keep the transports terse.
+// The one rule of syscall/js: a js.FuncOf callback must never block (the
+// JavaScript event loop that would unblock it is the one running it), so
+// callbacks here only send on buffered channels or append to a queue under
+// a mutex that is never held across a JavaScript call that can wait.
 
 // jsString returns v as a Go string if it is a JavaScript string, else "".
-func jsString(v js.Value) string {
-	if v.Type() == js.TypeString {
-		return v.String()
-	}
-	return ""
-}
+func jsString(v js.Value) string { return jsinterop.String(v) }
 
-// jsTry runs f and turns a JavaScript exception thrown inside it (which
-// syscall/js raises as a panic of js.Error) into an error. Other panics
-// propagate.
-func jsTry(f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			je, ok := r.(js.Error)
-			if !ok {
-				panic(r)
-			}
-			err = toJSError(je.Value)
-		}
-	}()
-	f()
-	return nil
-}
+// jsTry runs f and returns a JavaScript exception thrown inside it as an
+// error (a *jsinterop.Error); other panics propagate.
+func jsTry(f func()) error { return jsinterop.Try(f) }
 
 // jsAwait blocks the calling goroutine until the promise p settles or ctx
 // ends. It must not be called from inside a js.FuncOf callback.
-func jsAwait(ctx context.Context, p js.Value) (js.Value, error) {
-	if p.Type() != js.TypeObject || p.Get("then").Type() != js.TypeFunction {
-		return p, nil // not a promise: already a value
-	}
-	type result struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan result, 1) // the callbacks never block
-	var onOK, onErr js.Func
-	onOK = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		v := js.Undefined()
-		if len(args) > 0 {
-			v = args[0]
-		}
-		ch <- result{v: v}
-		return nil
-	})
-	onErr = js.FuncOf(func(_ js.Value, args []js.Value) any {
-		v := js.Undefined()
-		if len(args) > 0 {
-			v = args[0]
-		}
-		ch <- result{err: toJSError(v)}
-		return nil
-	})
-	release := func() { onOK.Release(); onErr.Release() }
-	p.Call("then", onOK, onErr)
-	select {
-	case r := <-ch:
-		release()
-		return r.v, r.err
-	case <-ctx.Done():
-		// The functions stay referenced by the promise until it settles.
-		go func() { <-ch; release() }()
-		return js.Undefined(), ctx.Err()
-	}
-}
+func jsAwait(ctx context.Context, p js.Value) (js.Value, error) { return jsinterop.Await(ctx, p) }
 
 // jsIgnoreRejection marks a promise as handled so that a rejection we learn
 // about elsewhere (a writer's ready, a stream's closed) is not reported as
 // unhandled.
-func jsIgnoreRejection(p js.Value) {
-	if p.Type() == js.TypeObject && p.Get("catch").Type() == js.TypeFunction {
-		p.Call("catch", jsNoop)
-	}
-}
-
-// jsNoop is a callback that does nothing; it lives as long as the program.
-var jsNoop = js.FuncOf(func(js.Value, []js.Value) any { return nil })
+func jsIgnoreRejection(p js.Value) { jsinterop.IgnoreRejection(p) }
 
 // jsBytes copies b into a new Uint8Array.
-func jsBytes(b []byte) js.Value {
-	u := js.Global().Get("Uint8Array").New(len(b))
-	js.CopyBytesToJS(u, b)
-	return u
-}
+func jsBytes(b []byte) js.Value { return jsinterop.Uint8Array(b) }
 
 // goBytes copies a Uint8Array or an ArrayBuffer into dst (grown as needed)
 // and returns it.
-func goBytes(dst []byte, v js.Value) []byte {
-	if !v.InstanceOf(js.Global().Get("Uint8Array")) {
-		v = js.Global().Get("Uint8Array").New(v)
-	}
-	n := v.Get("byteLength").Int()
-	if cap(dst) < n {
-		dst = make([]byte, n)
-	}
-	dst = dst[:n]
-	js.CopyBytesToGo(dst, v)
-	return dst
-}
+func goBytes(dst []byte, v js.Value) []byte { return jsinterop.Bytes(dst, v) }
 
 // streamReader is an io.ReadCloser over a WHATWG ReadableStream of
 // Uint8Array chunks (a WebTransport receive stream). One goroutine reads.
