@@ -48,7 +48,7 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 			c.members = addMember(c.members, ev.User)
 		} else {
 			kind = MsgLeft
-			c.members = removeMember(c.members, ev.User)
+			c.members = removeName(c.members, ev.User)
 		}
 		v := c.view()
 		out = append(out, Event{Kind: EvConversation, Conv: c.id, Conversation: &v},
@@ -115,12 +115,19 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 // returns the UI events: reset, then a notice line in the conversation
 // and a notice to show.
 func (b *Bridge) resetLocked(c *conv) []Event {
+	return startOverLocked(c, HistoryLostNotice, "The server lost the history of "+c.name+"; older messages are gone.")
+}
+
+// startOverLocked forgets how far back c's history was read and returns
+// the UI events of a conversation started over: reset, then line as a
+// notice line in the conversation and notice as a notice to show.
+func startOverLocked(c *conv, line, notice string) []Event {
 	c.oldest = 0
 	now := protocol.FormatTime(time.Now())
 	return []Event{
 		{Kind: EvReset, Conv: c.id},
-		{Kind: EvMessage, Conv: c.id, Message: &Message{Conv: c.id, Kind: MsgNotice, Text: HistoryLostNotice, TS: now}},
-		{Kind: EvNotice, Conv: c.id, Level: "warn", Text: "The server lost the history of " + c.name + "; older messages are gone."},
+		{Kind: EvMessage, Conv: c.id, Message: &Message{Conv: c.id, Kind: MsgNotice, Text: line, TS: now}},
+		{Kind: EvNotice, Conv: c.id, Level: "warn", Text: notice},
 	}
 }
 
@@ -136,13 +143,7 @@ const PrivateGoneNotice = "Older messages are gone: the server no longer has thi
 // goneLocked starts private chat c over after the server stopped listing
 // it and returns the UI events, as resetLocked does, worded for that.
 func (b *Bridge) goneLocked(c *conv) []Event {
-	c.oldest = 0
-	now := protocol.FormatTime(time.Now())
-	return []Event{
-		{Kind: EvReset, Conv: c.id},
-		{Kind: EvMessage, Conv: c.id, Message: &Message{Conv: c.id, Kind: MsgNotice, Text: PrivateGoneNotice, TS: now}},
-		{Kind: EvNotice, Conv: c.id, Level: "warn", Text: "The server no longer has your private chat with " + c.name + "; older messages are gone."},
-	}
+	return startOverLocked(c, PrivateGoneNotice, "The server no longer has your private chat with "+c.name+"; older messages are gone.")
 }
 
 // historyLocked files messages of c's history (oldest first; not new, so
@@ -252,25 +253,13 @@ func imageOf(im *protocol.ImageMeta) *Image {
 	return &Image{ID: im.ID, Mime: im.Mime, W: im.W, H: im.H, Size: im.Size, Name: im.Name}
 }
 
+// addMember adds u to the sorted member list ms unless a folded repeat is
+// there.
 func addMember(ms []string, u string) []string {
-	k := protocol.Fold(u)
-	for _, m := range ms {
-		if protocol.Fold(m) == k {
-			return ms
-		}
+	if hasName(ms, u) {
+		return ms
 	}
 	return sortedMembers(append(ms, u))
-}
-
-func removeMember(ms []string, u string) []string {
-	k := protocol.Fold(u)
-	out := ms[:0:0]
-	for _, m := range ms {
-		if protocol.Fold(m) != k {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 func sortedMembers(ms []string) []string {

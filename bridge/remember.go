@@ -69,6 +69,8 @@ func addName(list []string, name string) []string {
 	return list
 }
 
+// removeName returns list without the names that fold like name (a new
+// slice; list is not changed).
 func removeName(list []string, name string) []string {
 	k := protocol.Fold(name)
 	out := list[:0:0]
@@ -80,6 +82,7 @@ func removeName(list []string, name string) []string {
 	return out
 }
 
+// hasName reports whether list holds a name that folds like name.
 func hasName(list []string, name string) bool {
 	k := protocol.Fold(name)
 	for _, n := range list {
