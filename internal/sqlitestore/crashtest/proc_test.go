@@ -3,17 +3,7 @@ package crashtest
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"parley/internal/certs"
 )
 
 var (
@@ -51,42 +43,17 @@ func serverBin(t *testing.T) string {
 	return binPath
 }
 
-// certFiles writes a self-signed ECDSA P-256 certificate for 127.0.0.1,
-// valid for less than 14 days, and returns its files and SHA-256 hash. The
-// same certificate serves every restart, so the client's pin holds.
+// certFiles writes a self-signed ECDSA P-256 certificate for 127.0.0.1
+// and localhost, valid for less than 14 days, and returns its files and
+// SHA-256 hash. The same certificate serves every restart, so the client's
+// pin holds.
 func certFiles(t *testing.T, dir string) (cert, key, hash string) {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, err := certs.Persistent(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "crashtest"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(13 * 24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(der)
-	return cert, key, hex.EncodeToString(sum[:])
+	return filepath.Join(dir, certs.CertFile), filepath.Join(dir, certs.KeyFile), p.Hash()
 }
 
 // proc is one run of crashserver.
