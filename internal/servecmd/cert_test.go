@@ -2,38 +2,23 @@ package servecmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"parley/internal/certs"
 	"parley/protocol"
 )
 
 // serveUntilReady runs Serve in-process with args until the test (or the
-// returned stop) ends it, and returns its ready line.
+// returned stop) ends it, and returns its ready line. Stop reports an
+// error Serve returns.
 func serveUntilReady(t *testing.T, args ...string) (readyLine, func()) {
 	t.Helper()
-	o, err := Parse(append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...), func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := newLogLines()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		err := Serve(ctx, o, logs)
-		if err != nil { // fail fast if Serve returns before it is ready
-			b, _ := json.Marshal(map[string]string{"msg": "parley serve ready", "serve_error": err.Error()})
-			logs.Write(append(b, '\n'))
-		}
-		done <- err
-	}()
+	p := startServe(t, args...)
 	stopped := false
 	stop := func() {
 		t.Helper()
@@ -41,17 +26,12 @@ func serveUntilReady(t *testing.T, args ...string) (readyLine, func()) {
 			return
 		}
 		stopped = true
-		cancel()
-		if err := <-done; err != nil {
+		if err := p.stop(); err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	}
 	t.Cleanup(stop)
-	rec := logs.wait(t, "parley serve ready", 30*time.Second)
-	if e, ok := rec["serve_error"]; ok {
-		t.Fatalf("Serve: %v", e)
-	}
-	return decodeReady(t, rec), stop
+	return p.ready, stop
 }
 
 // helloOK dials url pinning hash and says hello.

@@ -192,38 +192,55 @@ func get(t *testing.T, url string) (int, string) {
 	return rsp.StatusCode, string(b)
 }
 
-// TestServeInProcess runs Serve with the durable store and the admin
-// endpoints, talks to it, and ends it through its context.
-func TestServeInProcess(t *testing.T) {
-	o, err := Parse([]string{"--addr", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-format", "json",
-		"--data", filepath.Join(t.TempDir(), "data"), "--name", "Test server", "--max-text", "10",
-		"--retain", "30d,100"}, func(string) string { return "" }, io.Discard)
+// inProcess is a Serve running in the test's process.
+type inProcess struct {
+	ready  readyLine
+	logs   *logLines
+	cancel context.CancelFunc // ends Serve
+	exited chan struct{}      // closed when Serve has returned err
+	err    error
+}
+
+// startServe runs Serve in-process with "--addr 127.0.0.1:0 --log-format
+// json" and args, waits for its ready line and ends it when the test ends.
+func startServe(t *testing.T, args ...string) *inProcess {
+	t.Helper()
+	o, err := Parse(append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...), func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := newLogLines()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	p := &inProcess{logs: newLogLines(), cancel: cancel, exited: make(chan struct{})}
 	go func() {
-		err := Serve(ctx, o, logs)
-		if err != nil { // fail fast if Serve returns before it is ready
-			b, _ := json.Marshal(map[string]string{"msg": "parley serve ready", "serve_error": err.Error()})
-			logs.Write(append(b, '\n'))
+		defer close(p.exited)
+		p.err = Serve(ctx, o, p.logs)
+		if p.err != nil { // fail fast if Serve returns before it is ready
+			b, _ := json.Marshal(map[string]string{"msg": "parley serve ready", "serve_error": p.err.Error()})
+			p.logs.Write(append(b, '\n'))
 		}
-		done <- err
 	}()
-	finished := false
-	t.Cleanup(func() {
-		cancel()
-		if !finished {
-			<-done
-		}
-	})
-	rec := logs.wait(t, "parley serve ready", 30*time.Second)
+	t.Cleanup(func() { p.stop() })
+	rec := p.logs.wait(t, "parley serve ready", 30*time.Second)
 	if e, ok := rec["serve_error"]; ok {
 		t.Fatalf("Serve: %v", e)
 	}
-	r := decodeReady(t, rec)
+	p.ready = decodeReady(t, rec)
+	return p
+}
+
+// stop ends Serve and returns what it returned. It may be called again.
+func (p *inProcess) stop() error {
+	p.cancel()
+	<-p.exited
+	return p.err
+}
+
+// TestServeInProcess runs Serve with the durable store and the admin
+// endpoints, talks to it, and ends it through its context.
+func TestServeInProcess(t *testing.T) {
+	p := startServe(t, "--admin", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"),
+		"--name", "Test server", "--max-text", "10", "--retain", "30d,100")
+	r := p.ready
 	if _, err := lan.CheckHash(r.CertHash); err != nil {
 		t.Fatalf("logged hash %q: %v", r.CertHash, err)
 	}
@@ -257,20 +274,19 @@ func TestServeInProcess(t *testing.T) {
 		t.Errorf("/metrics: %d %q", code, body)
 	}
 
-	cancel()
+	p.cancel()
 	if got := s.closeCode(); got != protocol.CloseShutdown {
 		t.Errorf("session closed with %d, want %d", got, protocol.CloseShutdown)
 	}
 	select {
-	case err := <-done:
-		finished = true
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
+	case <-p.exited:
+		if p.err != nil {
+			t.Fatalf("Serve: %v", p.err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return within 10 s of its context ending")
 	}
-	logs.wait(t, "drained", time.Second)
+	p.logs.wait(t, "drained", time.Second)
 }
 
 // buildBinary builds the server-only parley binary once per test run.
