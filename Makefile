@@ -96,8 +96,8 @@ test-frontend:
 test-desktop: deps-run
 	@pkgs=$$(grep -rl --include='*_test.go' '^//go:build.*desktopsmoke' . | xargs -r -n1 dirname | sort -u); \
 	if [ -z "$$pkgs" ]; then echo "test-desktop: no desktopsmoke tests"; exit 0; fi; \
-	echo "PARLEY_DESKTOP_SMOKE=1 $(GO) test -tags desktopsmoke -count=1 $$pkgs"; \
-	PARLEY_DESKTOP_SMOKE=1 $(GO) test -tags desktopsmoke -count=1 -timeout 10m $$pkgs
+	echo "PARLEY_DESKTOP_SMOKE=1 $(GO) test -race -tags desktopsmoke -count=1 $$pkgs"; \
+	PARLEY_DESKTOP_SMOKE=1 $(GO) test -race -tags desktopsmoke -count=1 -timeout 10m $$pkgs
 
 # Refresh docs/screenshots/ from the desktop smoke test and the browser
 # tests (a plain test run writes its screenshots to temporary directories).

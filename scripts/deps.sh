@@ -10,7 +10,7 @@
 #   scripts/deps.sh serve  nothing but Go: the server-only build needs no
 #                          system library
 #
-# Idempotent: each package is checked with `dpkg -s` first; apt-get runs only
+# Idempotent: each package is checked with `dpkg-query` first; apt-get runs only
 # when something is missing, with sudo only when not root. Go itself
 # (go.mod's version) is not installed here: get it from https://go.dev/dl/.
 set -euo pipefail
@@ -52,7 +52,7 @@ fi
 
 missing=()
 for p in "${pkgs[@]}"; do
-	if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+	if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != 'install ok installed' ]; then
 		missing+=("$p")
 	fi
 done
