@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -82,16 +81,12 @@ func (f *fakeShell) waitFor(t *testing.T, what string, pred func(bridge.Event) b
 	}
 }
 
+// newApp starts an App on a new config directory and returns it, its
+// shell and the directory.
 func newApp(t *testing.T) (*App, *fakeShell, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "parley")
-	sh := newFakeShell()
-	a, err := New(Config{ConfigDir: dir, Shell: sh, HostAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
-		Discover: func(context.Context) ([]lan.Server, error) { return nil, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { Close(a) })
+	a, sh := reopen(t, dir)
 	return a, sh, dir
 }
 

@@ -58,7 +58,8 @@ func TestHistoryCacheIsPrivateAndShownAgain(t *testing.T) {
 	})
 }
 
-// reopen starts another App on the same config directory.
+// reopen starts an App on the config directory dir, the same one as an
+// earlier App's when reopening (newApp starts the first on a new one).
 func reopen(t *testing.T, dir string) (*App, *fakeShell) {
 	t.Helper()
 	sh := newFakeShell()
