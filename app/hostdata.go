@@ -86,23 +86,20 @@ func loadResetKey(dir string) (*[32]byte, error) {
 	return &key, nil
 }
 
-// readLimited reads a file of at most limit bytes.
+// readLimited reads a file of at most limit bytes; a larger one is an
+// error.
 func readLimited(path string, limit int) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > int64(limit) {
-		return nil, fmt.Errorf("%s is too large (%d bytes)", path, st.Size())
-	}
-	b := make([]byte, st.Size())
-	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, err
+	if len(b) > limit {
+		return nil, fmt.Errorf("app: %s is larger than %d bytes", path, limit)
 	}
 	return b, nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -118,7 +117,7 @@ func cleanServers(in map[string]ServerMemory) map[string]ServerMemory {
 }
 
 func loadSettings(dir string) (Settings, error) {
-	b, err := readSmall(filepath.Join(dir, settingsFile))
+	b, err := readLimited(filepath.Join(dir, settingsFile), maxSettingsFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Settings{}, nil
 	}
@@ -145,7 +144,7 @@ func saveSettings(dir string, s Settings) error {
 
 // loadIdentity reads the identity key, making one on first use.
 func loadIdentity(dir string) (ed25519.PrivateKey, error) {
-	b, err := readSmall(filepath.Join(dir, identityFile))
+	b, err := readLimited(filepath.Join(dir, identityFile), maxSettingsFile)
 	if err == nil {
 		seed, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 		if derr != nil || len(seed) != ed25519.SeedSize {
@@ -164,22 +163,6 @@ func loadIdentity(dir string) (ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	return key, nil
-}
-
-func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSettingsFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxSettingsFile {
-		return nil, fmt.Errorf("app: %s is too large", path)
-	}
-	return b, nil
 }
 
 // writePrivate writes dir/name with mode 0600 (dir 0700), atomically.
