@@ -51,6 +51,7 @@ type Info struct {
 type Announcer struct {
 	mu      sync.Mutex
 	svc     *mdns.MDNSService // the current record set; replaced by Update
+	info    Info              // what svc was built from (IPs copied)
 	server  *mdns.Server
 	closed  bool
 	stopCtx func() bool
@@ -63,7 +64,7 @@ func Announce(ctx context.Context, info Info) (*Announcer, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Announcer{svc: svc}
+	a := &Announcer{svc: svc, info: cloneInfo(info)}
 	srv, err := mdns.NewServer(&mdns.Config{Zone: zone{a}, Logger: quietLogger()})
 	if err != nil {
 		return nil, fmt.Errorf("lan: cannot listen for mDNS queries (is there a multicast route?): %w", err)
@@ -86,7 +87,7 @@ func (a *Announcer) Update(info Info) error {
 	if a.closed {
 		return errors.New("lan: announcer is closed")
 	}
-	a.svc = svc
+	a.svc, a.info = svc, cloneInfo(info)
 	return nil
 }
 

@@ -37,6 +37,8 @@
 //
 // An Announcer is safe for concurrent use: Update swaps the record set under
 // a mutex while the responder goroutines (owned by hashicorp/mdns) read it;
-// Close is idempotent. Discover may be called from any goroutine and keeps
+// Close is idempotent. Follow runs in its caller's goroutine until its
+// context ends or the Announcer is closed, calling current and onErr from
+// there. Discover may be called from any goroutine and keeps
 // no state between calls. ParseLink and FormatLink are pure functions.
 package lan
