@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/webtransport-go"
 
@@ -37,10 +39,11 @@ const loadgenEnv = "PARLEY_LOADGEN"
 type loadConf struct {
 	Addr, Hash string
 	Room       string
-	Members    int // receiving sessions
-	Rate       int // room messages per second from the sender
-	Messages   int // messages to send in all
-	ImageBytes int // > 0: another session uploads an image of this size every second
+	Members    int  // receiving sessions
+	Rate       int  // room messages per second from the sender
+	Messages   int  // messages to send in all
+	ImageBytes int  // > 0: another session uploads an image of this size every second (WebTransport only)
+	WebSocket  bool // the WebSocket fallback instead of WebTransport
 }
 
 // loadResult is what a load generator reports.
@@ -81,31 +84,80 @@ func loadgenMain(confJSON string) int {
 	return 0
 }
 
-// loadSession is one WebTransport session of the load generator.
+// loadSession is one session of the load generator, over WebTransport
+// (sess, ctrl, r) or WebSocket (ws).
 type loadSession struct {
 	sess *webtransport.Session
 	ctrl *webtransport.Stream
 	r    *protocol.Reader
+	ws   *websocket.Conn
+}
+
+// next returns the next frame's JSON text.
+func (ls *loadSession) next() ([]byte, error) {
+	if ls.ws != nil {
+		_, b, err := ls.ws.Read(context.Background())
+		return b, err
+	}
+	return ls.r.Next()
+}
+
+// write sends frames: JSON texts, each ending with a line feed.
+func (ls *loadSession) write(lines []byte) error {
+	if ls.ws == nil {
+		_, err := ls.ctrl.Write(lines)
+		return err
+	}
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		if err := ls.ws.Write(context.Background(), websocket.MessageText, lines[:i]); err != nil {
+			return err
+		}
+		lines = lines[i+1:]
+	}
+	return nil
+}
+
+func (ls *loadSession) close() {
+	if ls.ws != nil {
+		ls.ws.CloseNow()
+		return
+	}
+	ls.sess.CloseWithError(0, "")
 }
 
 func loadDial(ctx context.Context, conf loadConf, name string) (*loadSession, error) {
-	tr := &webtransport.Transport{
-		TLSClientConfig: pinned(conf.Hash),
-		QUICConfig:      &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true, MaxIdleTimeout: 30 * time.Second},
+	ls := &loadSession{}
+	if conf.WebSocket {
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: pinned(conf.Hash)}}
+		ws, _, err := websocket.Dial(ctx, "wss://"+conf.Addr+"/parley", &websocket.DialOptions{HTTPClient: hc})
+		if err != nil {
+			return nil, fmt.Errorf("%s: dial: %w", name, err)
+		}
+		ws.SetReadLimit(-1)
+		ls.ws = ws
+	} else {
+		tr := &webtransport.Transport{
+			TLSClientConfig: pinned(conf.Hash),
+			QUICConfig:      &quic.Config{EnableDatagrams: true, EnableStreamResetPartialDelivery: true, MaxIdleTimeout: 30 * time.Second},
+		}
+		_, sess, err := tr.Dial(ctx, "https://"+conf.Addr+"/parley", nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: dial: %w", name, err)
+		}
+		ctrl, err := sess.OpenStreamSync(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: control stream: %w", name, err)
+		}
+		ls.sess, ls.ctrl, ls.r = sess, ctrl, protocol.NewReader(ctrl)
 	}
-	_, sess, err := tr.Dial(ctx, "https://"+conf.Addr+"/parley", nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: dial: %w", name, err)
+	hello := fmt.Sprintf(`{"type":"hello","id":1,"v":1,"name":%q}`+"\n"+`{"type":"join","id":2,"room":%q}`+"\n", name, conf.Room)
+	if err := ls.write([]byte(hello)); err != nil {
+		return nil, fmt.Errorf("%s: hello: %w", name, err)
 	}
-	ctrl, err := sess.OpenStreamSync(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: control stream: %w", name, err)
-	}
-	ls := &loadSession{sess: sess, ctrl: ctrl, r: protocol.NewReader(ctrl)}
-	fmt.Fprintf(ctrl, `{"type":"hello","id":1,"v":1,"name":%q}`+"\n"+`{"type":"join","id":2,"room":%q}`+"\n", name, conf.Room)
 	// Wait for the join's answer (events before it are dropped).
 	for {
-		b, err := ls.r.Next()
+		b, err := ls.next()
 		if err != nil {
 			return nil, fmt.Errorf("%s: setup: %w", name, err)
 		}
@@ -166,7 +218,7 @@ func runLoad(conf loadConf, res *loadResult) error {
 	defer func() {
 		for _, m := range members {
 			if m != nil {
-				m.sess.CloseWithError(0, "")
+				m.close()
 			}
 		}
 	}()
@@ -177,13 +229,13 @@ func runLoad(conf loadConf, res *loadResult) error {
 	if err != nil {
 		return err
 	}
-	defer sender.sess.CloseWithError(0, "")
+	defer sender.close()
 	var imager *loadSession
 	if conf.ImageBytes > 0 {
 		if imager, err = loadDial(ctx, conf, "imager"); err != nil {
 			return err
 		}
-		defer imager.sess.CloseWithError(0, "")
+		defer imager.close()
 	}
 
 	// Member readers: every chat message's latency, in µs.
@@ -199,7 +251,7 @@ func runLoad(conf loadConf, res *loadResult) error {
 			local := make([]float64, 0, conf.Messages)
 			defer func() { lats[i] = local }()
 			for {
-				b, err := m.r.Next()
+				b, err := m.next()
 				if err != nil {
 					return
 				}
@@ -230,7 +282,7 @@ func runLoad(conf loadConf, res *loadResult) error {
 	var answered, failed atomic.Int64
 	go func() {
 		for {
-			b, err := sender.r.Next()
+			b, err := sender.next()
 			if err != nil {
 				return
 			}
@@ -253,7 +305,7 @@ func runLoad(conf loadConf, res *loadResult) error {
 	if imager != nil {
 		go func() {
 			for {
-				b, err := imager.r.Next()
+				b, err := imager.next()
 				if err != nil {
 					return
 				}
@@ -299,7 +351,7 @@ func runLoad(conf loadConf, res *loadResult) error {
 		line = append(line, `,"text":"t`...)
 		line = strconv.AppendInt(line, time.Now().UnixNano(), 10)
 		line = append(line, "\"}\n"...)
-		if _, err := sender.ctrl.Write(line); err != nil {
+		if err := sender.write(line); err != nil {
 			return fmt.Errorf("sender: %w", err)
 		}
 		res.Sent++
@@ -316,7 +368,7 @@ func runLoad(conf loadConf, res *loadResult) error {
 	res.Delivered = delivered.Load()
 	res.Images = int(images.Load())
 	for _, m := range members {
-		m.sess.CloseWithError(0, "")
+		m.close()
 	}
 	readers.Wait()
 	var all []float64
