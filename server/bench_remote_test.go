@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,6 +120,19 @@ func benchRemote(b *testing.B, members, imageBytes int, ws bool) {
 
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	// PARLEY_BENCH_CPUPROFILE=file profiles the server during the load
+	// only (go test's -cpuprofile also covers the setup's handshakes).
+	if path := os.Getenv("PARLEY_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	b.ResetTimer()
 	cpu0, core0, t0 := cpuNow(), coreBusy(0), time.Now()
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
