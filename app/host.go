@@ -204,32 +204,15 @@ func (a *App) StopHosting() (HostInfo, error) {
 func (h *hosting) refreshAnnouncement(ctx context.Context, info lan.Info, every time.Duration, log *slog.Logger) {
 	rctx, cancel := context.WithCancel(ctx)
 	h.annStop, h.annDone = cancel, make(chan struct{})
-	count := func() int { return int(h.srv.Metrics().Sessions) }
+	current := func() lan.Info {
+		next := info
+		next.Members = int(h.srv.Metrics().Sessions)
+		next.CertHash = h.srv.CertHash() // renews the certificate when due; "" keeps the announced one
+		return next
+	}
 	go func() {
 		defer close(h.annDone)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-			}
-			n, hash := count(), h.srv.CertHash() // CertHash renews the certificate when due
-			if n == info.Members && (hash == "" || hash == info.CertHash) {
-				continue
-			}
-			next := info
-			next.Members = n
-			if hash != "" {
-				next.CertHash = hash
-			}
-			if err := h.ann.Update(next); err != nil {
-				log.Warn("updating the LAN announcement", "err", err)
-				continue
-			}
-			info = next
-		}
+		h.ann.Follow(rctx, every, current, func(err error) { log.Warn("updating the LAN announcement", "err", err) })
 	}()
 }
 

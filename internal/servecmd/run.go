@@ -206,31 +206,13 @@ func announceLAN(ctx context.Context, srv *server.Server, o Options, port int, l
 		return lan.Info{Name: o.Name, Port: port, CertHash: srv.CertHash(),
 			Members: int(srv.Metrics().Sessions), IPs: announceIPs(o.Addr)}
 	}
-	cur := info()
-	a, err := lan.Announce(ctx, cur)
+	a, err := lan.Announce(ctx, info())
 	ready <- err
 	if err != nil {
 		return
 	}
 	defer a.Close()
-	t := time.NewTicker(lanRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			next := info()
-			if next.CertHash == cur.CertHash && next.Members == cur.Members && len(next.IPs) == len(cur.IPs) {
-				continue
-			}
-			if err := a.Update(next); err != nil {
-				log.Warn("updating the LAN announcement", "err", err)
-				continue
-			}
-			cur = next
-		}
-	}
+	a.Follow(ctx, lanRefresh, info, func(err error) { log.Warn("updating the LAN announcement", "err", err) })
 }
 
 // announceIPs are the addresses announced: the one --addr names, or every
