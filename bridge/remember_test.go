@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,7 +249,7 @@ func TestOpenPrivateChecksCachedPast(t *testing.T) {
 		t.Fatal(err)
 	}
 	b1.Close()
-	if convs := cachedConvs(t, dir); !contains(convs, "p:gus") {
+	if convs := cachedConvs(t, dir); !slices.Contains(convs, "p:gus") {
 		t.Fatalf("the private chat was not cached: %v", convs)
 	}
 	// Gus's session ends (the server drops his private chats), he comes
@@ -297,15 +298,6 @@ func TestOpenPrivateChecksCachedPast(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("the dropped chat came back (%d events)", n)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // A private chat with a guest shown from the cache at Connect, which the
