@@ -165,6 +165,7 @@ func (ss *session) close(code protocol.CloseCode, reason string) {
 	ss.closeOnce.Do(func() {
 		ss.closeCode = code
 		close(ss.closing)
+		ss.queue.signal() // the writer waits on the queue alone
 		if code != 0 {
 			ss.srv.metrics.closed(code)
 			ss.log.Debug("closing session", "code", uint32(code), "reason", reason)
@@ -205,10 +206,13 @@ func (ss *session) send(frame []byte) bool {
 func (ss *session) writer() {
 	var frames [][]byte
 	for {
+		// One channel, not a select with closing: this wait is once per
+		// delivery on a quiet room, and close signals the queue too.
+		<-ss.queue.ready
 		select {
-		case <-ss.queue.ready:
 		case <-ss.closing:
 			return
+		default:
 		}
 		var size int
 		var graceful bool
