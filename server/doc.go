@@ -57,12 +57,16 @@
 // On a 2-core VM about four fifths of the server's CPU per delivery is
 // quic-go and the kernel: one sendmsg per packet (on loopback it also
 // pays the receiver's side), packing and sealing, ACK processing and the
-// goroutine hand-offs (session writer → connection loop → send queue).
-// The core's own share (say handling, one encode per message, the
-// fan-out, the queue, the writer) is about a tenth and allocates nothing
-// per recipient. Once the server falls behind, queued frames coalesce
-// into one stream write and one packet, so its cost per delivery falls
-// with load.
+// goroutine hand-offs (session writer → connection loop → send queue):
+// about 35 µs of server CPU per delivery at 100 messages/s to 100
+// members, of which sendmsg alone is a third. The WebSocket fallback
+// costs about as much (one TLS record and one TCP write per delivery).
+// The core alone (BenchmarkFanoutCore: one encode per message, the
+// fan-out, the queues and the writers, over a transport that only
+// counts) costs about 0.3 µs per delivery and allocates nothing per
+// recipient (TestFanoutNoAllocPerRecipient). Once the server falls
+// behind, queued frames coalesce into one stream write and one packet,
+// so its cost per delivery falls with load (about 10 µs at 500 members).
 //
 // # In-process transport
 //

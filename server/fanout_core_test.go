@@ -17,7 +17,8 @@ import (
 // fan-out path (encode, room lock, queues, writers) without a transport.
 type countConn struct {
 	frames *atomic.Int64
-	wrote  chan struct{} // signalled after each write
+	target *atomic.Int64 // frames to count before signalling wrote
+	wrote  chan struct{}
 	done   chan struct{}
 }
 
@@ -27,10 +28,11 @@ func (c *countConn) ReadControl(ctx context.Context) ([]byte, io.Reader, error) 
 }
 
 func (c *countConn) WriteFrames(frames [][]byte) error {
-	c.frames.Add(int64(len(frames)))
-	select {
-	case c.wrote <- struct{}{}:
-	default:
+	if c.frames.Add(int64(len(frames))) >= c.target.Load() {
+		select {
+		case c.wrote <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
@@ -59,6 +61,7 @@ type coreRoom struct {
 	r      *room
 	sender *session
 	frames atomic.Int64
+	target atomic.Int64
 	wrote  chan struct{}
 	stop   func()
 }
@@ -78,7 +81,7 @@ func newCoreRoom(t testing.TB, n int) *coreRoom {
 		return &session{
 			srv:     s,
 			log:     s.log,
-			c:       &countConn{frames: &cr.frames, wrote: cr.wrote, done: done},
+			c:       &countConn{frames: &cr.frames, target: &cr.target, wrote: cr.wrote, done: done},
 			queue:   newOutQueue(s.cfg.QueueSize, s.cfg.QueueBytes),
 			closing: make(chan struct{}),
 		}
@@ -106,6 +109,7 @@ func newCoreRoom(t testing.TB, n int) *coreRoom {
 // post fans one message out and waits until every member's writer wrote it.
 func (cr *coreRoom) post(m *Message, want int64) {
 	m.Seq++
+	cr.target.Store(want)
 	cr.sender.fanRoom(cr.r, m)
 	for cr.frames.Load() < want {
 		<-cr.wrote
