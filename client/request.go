@@ -86,9 +86,25 @@ func (c *Client) do(ctx context.Context, f *protocol.Frame, o reqOpts) (answer, 
 	}
 	c.mu.Unlock()
 
+	var lost <-chan struct{} // the session an internal request is tied to ends
+	if o.on != nil {
+		lost = o.on.ctx.Done()
+	}
 	select {
 	case a := <-r.done:
 		return a, a.err
+	case <-lost:
+		// Nobody would answer: a hello on a session that died before its
+		// answer would otherwise wait for ctx (15 s) before reconnecting.
+		c.mu.Lock()
+		delete(c.pending, r.id)
+		c.mu.Unlock()
+		select {
+		case a := <-r.done: // answered meanwhile
+			return a, a.err
+		default:
+		}
+		return answer{}, errSessionLost
 	case <-ctx.Done():
 		c.mu.Lock()
 		if _, ok := c.pending[r.id]; ok {
