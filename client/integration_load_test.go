@@ -4,6 +4,8 @@ package client_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -93,7 +95,12 @@ func TestServerRestartMidStreamLosesNothing(t *testing.T) {
 	tlsConf := testTLS(t)
 	ts := startServer(t, "127.0.0.1:0", server.Config{Store: store, TLS: tlsConf})
 	ctx := ctxT(t)
-	a, b := ts.dial(t, "Sender"), ts.dial(t, "Receiver")
+	// The sender is an identity: its nonces are recognised across sessions
+	// (a guest's only within one session, so a say whose ok the shutdown
+	// cut off would be stored again on the next session).
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	a := ts.dial(t, "Sender", func(c *client.Config) { c.Identity = priv })
+	b := ts.dial(t, "Receiver")
 	for _, c := range []*client.Client{a, b} {
 		if _, err := c.Join(ctx, "stream"); err != nil {
 			t.Fatal(err)
