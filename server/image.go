@@ -24,7 +24,14 @@ func (ss *session) acceptUploads() {
 		if err != nil {
 			return
 		}
-		ss.goSafe(func() { ss.streamUpload(str) })
+		if !ss.begin() {
+			str.Cancel() // draining: the client sends it again after reconnecting
+			continue
+		}
+		ss.goSafe(func() {
+			defer ss.reqs.Done()
+			ss.streamUpload(str)
+		})
 	}
 }
 
@@ -35,7 +42,14 @@ func (ss *session) acceptFetches() {
 		if err != nil {
 			return
 		}
-		ss.goSafe(func() { ss.streamFetch(str) })
+		if !ss.begin() {
+			str.Cancel()
+			continue
+		}
+		ss.goSafe(func() {
+			defer ss.reqs.Done()
+			ss.streamFetch(str)
+		})
 	}
 }
 
@@ -361,7 +375,9 @@ func (ss *session) wsFetch(f *protocol.Frame) {
 		ss.fail(f.ID, protocol.Errorf(protocol.CodeBadRequest, "over WebTransport a fetch goes on its own stream"))
 		return
 	}
+	ss.reqs.Add(1) // the reader's request holds reqs above zero
 	ss.goSafe(func() {
+		defer ss.reqs.Done()
 		ctx, cancel := context.WithTimeout(ss.ctx, uploadTimeout)
 		defer cancel()
 		rc, mime, size, err := ss.openImage(ctx, f.Image.ID)

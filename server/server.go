@@ -224,18 +224,21 @@ func (s *Server) goServe(errc chan<- error, f func() error) {
 	}()
 }
 
-// Shutdown stops accepting sessions, closes every session with 4002
-// (server shutting down), waits for every goroutine the server started and
-// closes the listeners and the server's own store. It may be called more
-// than once and concurrently; each call waits for the shutdown to finish,
-// or returns ctx.Err() if ctx ends first.
+// Shutdown stops accepting sessions and requests, lets the requests
+// already read finish (stored, answered, the answers flushed to the
+// client), then closes every session with 4002 (server shutting down),
+// waits for every goroutine the server started and closes the listeners
+// and the server's own store. The first call's ctx bounds the graceful
+// part: when it ends, the sessions still open are closed at once. It may
+// be called more than once and concurrently; each call waits for the
+// shutdown to finish, or returns ctx.Err() if ctx ends first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() {
 		s.mu.Lock()
 		s.closing = true
 		close(s.shutdownCh)
 		s.mu.Unlock()
-		go s.shutdown()
+		go s.shutdown(ctx)
 	})
 	select {
 	case <-s.doneCh:
@@ -245,7 +248,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (s *Server) shutdown() {
+func (s *Server) shutdown(ctx context.Context) {
 	defer close(s.doneCh)
 	s.inproc.Close()
 	s.mu.Lock()
@@ -266,10 +269,24 @@ func (s *Server) shutdown() {
 	if inHTTP != nil {
 		inHTTP.Close()
 	}
+	// Drain every session (no new request; the ones read are answered
+	// and flushed; then 4002) until ctx ends, then close what is left.
+	var drains sync.WaitGroup
 	for _, ss := range sessions {
-		ss.close(closeShutdown, "server shutting down")
+		drains.Add(1)
+		go func() {
+			defer drains.Done()
+			ss.drain()
+		}()
+	}
+	for _, ss := range sessions {
+		select {
+		case <-ss.done:
+		case <-ctx.Done():
+		}
 	}
 	s.waitSessions()
+	drains.Wait()
 	if wt != nil {
 		wt.drain(closeGrace)
 		wt.close()

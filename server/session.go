@@ -67,6 +67,15 @@ type session struct {
 
 	pending  atomic.Int64  // say answers not yet queued (waiting for the store)
 	answered chan struct{} // signalled when one of them is queued
+
+	// Draining (graceful shutdown): once draining is set no request is
+	// started; reqs counts the requests started (control requests being
+	// handled, uploads and fetches), so drain waits for them.
+	drainMu  sync.Mutex
+	draining bool
+	reqs     sync.WaitGroup
+
+	lastWrite time.Time // writer-owned: when the writer last wrote frames
 }
 
 const (
@@ -231,6 +240,9 @@ func (ss *session) writer() {
 			}
 			rest = rest[n:]
 		}
+		if len(frames) > 0 {
+			ss.lastWrite = time.Now()
+		}
 		clear(frames) // do not keep written frames alive
 		if cap(frames) > 4096 {
 			frames = nil // let a burst's buffer go
@@ -238,14 +250,25 @@ func (ss *session) writer() {
 		ss.srv.metrics.bytesOut.Add(int64(size))
 		if graceful {
 			ss.c.CloseControl()
-			t := time.NewTimer(closeGrace)
+			// Closing the session resets its streams: give the client
+			// closeGrace after the last write to read it (a session that
+			// wrote nothing lately has nothing unread and closes at once).
+			wait := closeGrace - time.Since(ss.lastWrite)
+			if ss.lastWrite.IsZero() || wait < 0 {
+				wait = 0
+			}
+			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
 			case <-ss.closing:
 			case <-ss.c.Done():
 			}
 			t.Stop()
-			ss.close(protocol.CloseCode(ss.wantCode.Load()), "protocol error")
+			reason := "protocol error"
+			if protocol.CloseCode(ss.wantCode.Load()) == protocol.CloseShutdown {
+				reason = "server shutting down"
+			}
+			ss.close(protocol.CloseCode(ss.wantCode.Load()), reason)
 			return
 		}
 	}
@@ -267,7 +290,8 @@ func (ss *session) reader() {
 			}
 			return
 		}
-		if ss.failed {
+		if ss.failed || !ss.begin() {
+			// A protocol error, or draining: read, not answered.
 			if upload != nil {
 				io.Copy(io.Discard, upload)
 			}
@@ -275,11 +299,40 @@ func (ss *session) reader() {
 		}
 		if upload != nil {
 			ss.wsUpload(upload)
+			ss.reqs.Done()
 			continue
 		}
 		ss.srv.metrics.bytesIn.Add(int64(len(text)) + 1)
 		ss.handle(text)
+		ss.reqs.Done()
 	}
+}
+
+// begin starts a request (a control frame, an upload or a fetch): false
+// once the session drains. A true begin is paired with ss.reqs.Done.
+func (ss *session) begin() bool {
+	ss.drainMu.Lock()
+	defer ss.drainMu.Unlock()
+	if ss.draining {
+		return false
+	}
+	ss.reqs.Add(1)
+	return true
+}
+
+// drain ends the session for a graceful shutdown: it starts no further
+// request, lets the requests started finish (their store callbacks and
+// answers included), then has the writer flush every queued frame, end
+// the control stream and close with 4002 once the client could read it.
+// The server closes the session outright if its shutdown context ends
+// first (which also ends the waits here).
+func (ss *session) drain() {
+	ss.drainMu.Lock()
+	ss.draining = true
+	ss.drainMu.Unlock()
+	ss.reqs.Wait()
+	ss.waitPending()
+	ss.closeGracefully(protocol.CloseShutdown)
 }
 
 // protocolError answers err (with the request's id if one could be read)
