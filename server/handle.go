@@ -477,6 +477,10 @@ func (ss *session) history(ctx context.Context, f *protocol.Frame) {
 		ss.fail(f.ID, protocol.Errorf(protocol.CodeBadRequest, "give room or with"))
 		return
 	}
+	if err := ss.srv.hub.awaitDrop(ctx, id); err != nil { // a guest's old conversation going away
+		ss.fail(f.ID, err)
+		return
+	}
 	msgs, err := ss.srv.store.History(ctx, id, HistoryQuery{Before: f.Before, Since: f.Since, Limit: limit})
 	if err != nil {
 		ss.fail(f.ID, err)

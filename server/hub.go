@@ -31,6 +31,10 @@ type hub struct {
 	users map[string]*user  // online users by folded name
 	rooms map[string]*room  // by folded name; kept once created
 	pairs map[ConvID]*pconv // private conversations in use
+	// dropping: a guest's private conversations whose Store.DropConv has
+	// not finished; the channel is closed when it has. A conversation
+	// of the same pair made meanwhile waits for it before loading.
+	dropping map[ConvID]chan struct{}
 
 	nonceMu  sync.Mutex
 	inflight map[string]*inflight // owner + "\x00" + nonce of say/image not yet durable
@@ -42,6 +46,7 @@ func newHub(s *Server) *hub {
 		users:    make(map[string]*user),
 		rooms:    make(map[string]*room),
 		pairs:    make(map[ConvID]*pconv),
+		dropping: make(map[ConvID]chan struct{}),
 		inflight: make(map[string]*inflight),
 	}
 }
@@ -68,13 +73,21 @@ type seqConv struct {
 	seq    int64 // last assigned
 	epoch  string
 	name   string
-	reload atomic.Bool // a store failure: reload before assigning again
+	reload atomic.Bool     // a store failure: reload before assigning again
+	after  <-chan struct{} // nil, or closed when the previous conversation's drop finished
 }
 
 // load reads the conversation's state from the store if needed. Called with c.mu held.
 func (c *seqConv) load(ctx context.Context, st Store, name string) (ConvState, error) {
 	if c.loaded && !c.reload.Load() {
 		return ConvState{Conv: c.id, Name: c.name, Seq: c.seq, Epoch: c.epoch}, nil
+	}
+	if c.after != nil {
+		select {
+		case <-c.after:
+		case <-ctx.Done():
+			return ConvState{}, ctx.Err()
+		}
 	}
 	state, err := st.Conv(ctx, c.id, name)
 	if err != nil {
@@ -157,7 +170,7 @@ func (h *hub) pair(a, b string) *pconv {
 	defer h.mu.Unlock()
 	p := h.pairs[id]
 	if p == nil {
-		p = &pconv{seqConv: seqConv{id: id}, a: a, b: b}
+		p = &pconv{seqConv: seqConv{id: id, after: h.dropping[id]}, a: a, b: b}
 		h.pairs[id] = p
 	}
 	// A guest's private conversations end with its session.
@@ -199,9 +212,18 @@ func (h *hub) addSession(ss *session, key, name string, pub ed25519.PublicKey) (
 	return u, nil
 }
 
+// convDrop is a guest's private conversation to drop: wait for prev (an
+// earlier drop of the same pair), drop, then finish.
+type convDrop struct {
+	id   ConvID
+	prev chan struct{}
+	done chan struct{}
+}
+
 // removeSession forgets ss; it returns the guest's private conversations
-// to drop when ss was a guest's session.
-func (h *hub) removeSession(ss *session, u *user) []ConvID {
+// to drop when ss was a guest's session, each marked dropping (so a new
+// conversation of the pair waits for the drop) until finishDrop.
+func (h *hub) removeSession(ss *session, u *user) []convDrop {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(u.sessions, ss)
@@ -214,12 +236,40 @@ func (h *hub) removeSession(ss *session, u *user) []ConvID {
 	if !u.guest {
 		return nil
 	}
-	var drop []ConvID
+	var drop []convDrop
 	for id := range u.pairs {
-		drop = append(drop, id)
+		d := convDrop{id: id, prev: h.dropping[id], done: make(chan struct{})}
+		h.dropping[id] = d.done
+		drop = append(drop, d)
 		delete(h.pairs, id)
 	}
 	return drop
+}
+
+// finishDrop marks a drop returned by removeSession finished.
+func (h *hub) finishDrop(d convDrop) {
+	h.mu.Lock()
+	if h.dropping[d.id] == d.done {
+		delete(h.dropping, d.id)
+	}
+	h.mu.Unlock()
+	close(d.done)
+}
+
+// awaitDrop waits until no drop of conversation id is in progress.
+func (h *hub) awaitDrop(ctx context.Context, id ConvID) error {
+	h.mu.RLock()
+	ch := h.dropping[id]
+	h.mu.RUnlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // sessionsOf returns the sessions of the users with the given folded names.

@@ -427,12 +427,19 @@ func (ss *session) leaveAll() {
 	if u == nil {
 		return
 	}
-	for _, id := range ss.srv.hub.removeSession(ss, u) {
+	for _, d := range ss.srv.hub.removeSession(ss, u) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := ss.srv.store.DropConv(ctx, id); err != nil {
+		if d.prev != nil {
+			select {
+			case <-d.prev:
+			case <-ctx.Done():
+			}
+		}
+		if err := ss.srv.store.DropConv(ctx, d.id); err != nil {
 			ss.log.Warn("drop guest conversation", "err", err)
 		}
 		cancel()
+		ss.srv.hub.finishDrop(d)
 	}
 }
 
