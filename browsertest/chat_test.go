@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"parley/client"
+	"parley/protocol"
 )
 
 // goUser is the native Go client in the room.
@@ -129,6 +131,45 @@ func TestBrowserChat(t *testing.T) {
 	gopher.waitMsg("Alice's image", func(m *client.Message) bool { return m.Image != nil && m.Image.Name == "cat.png" && m.Image.W == 160 })
 	bob.screenshot("image")
 
+	// The same image path from a drop onto the conversation and from a
+	// paste into the composer: Files built in the page, carried by real
+	// DragEvent/ClipboardEvent DataTransfers to the UI's own handlers.
+	imagesStart := time.Now()
+	if r := alice.dropImage("dropped.png", 120); !r.HintShown || !r.HintHidden || !r.Handled {
+		t.Errorf("drop: %+v, want the hint shown while dragging, hidden after, and the drop handled", r)
+	}
+	if !alice.pasteImage("pasted-shot.png", 140) {
+		t.Error("paste: the composer did not handle a pasted image")
+	}
+	for _, w := range []int{120, 140} {
+		bob.waitFor("the "+strconv.Itoa(w)+"-pixel image", `[...document.querySelectorAll('#messages img')].some(i => i.complete && i.naturalWidth === `+strconv.Itoa(w)+`)`)
+	}
+	gopher.waitMsg("the dropped image", func(m *client.Message) bool {
+		return m.Image != nil && m.Image.Name == "dropped.png" && m.Image.W == 120
+	})
+	gopher.waitMsg("the pasted image", func(m *client.Message) bool {
+		return m.Image != nil && m.Image.Name == "pasted-shot.png" && m.Image.W == 140
+	})
+	// Each image once, at the sender as at the others.
+	for _, u := range []*user{alice, bob} {
+		u.waitFor("the three images (file input, drop, paste)", `[...document.querySelectorAll('#messages img')].map(i => i.complete ? i.naturalWidth : 0).sort().join() === '120,140,160'`)
+	}
+
+	t.Logf("drop and paste: both images seen by all in %v", time.Since(imagesStart).Round(time.Millisecond))
+
+	// Dark mode: the page follows prefers-color-scheme.
+	light := bob.background()
+	bob.colorScheme("dark")
+	dark := bob.background()
+	if dark == light {
+		t.Errorf("the page background is %s in dark mode as in light mode", dark)
+	}
+	bob.screenshot("dark")
+	bob.colorScheme("")
+	if got := bob.background(); got != light {
+		t.Errorf("the background after the emulation ended is %s, want %s", got, light)
+	}
+
 	// A server restart: everyone reconnects; nothing sent is lost or doubled.
 	e.restart()
 	for _, u := range []*user{alice, bob} {
@@ -144,6 +185,48 @@ func TestBrowserChat(t *testing.T) {
 			}
 		}
 	}
+
+	// The identity key survives a reload: non-extractable in IndexedDB,
+	// and the page connects again under the same name with the same key
+	// (the server binds the name to the first key; another key gets
+	// name_taken, as the impostor shows).
+	before := alice.identity()
+	if !before.Found || before.Extractable || before.Type != "private" || before.Algorithm != "Ed25519" || before.Usages != "sign" {
+		t.Errorf("Alice's stored private key: %+v, want a non-extractable Ed25519 signing key", before)
+	}
+	if before.ExportError != "pkcs8:InvalidAccessError jwk:InvalidAccessError" {
+		t.Errorf("exporting Alice's private key: %q, want InvalidAccessError for pkcs8 and jwk", before.ExportError)
+	}
+	if bound := e.boundKey("Alice"); bound == "" || bound != before.Public {
+		t.Errorf("the server bound Alice to %q, the page holds %q", bound, before.Public)
+	}
+	reloadStart := time.Now()
+	alice.reload("lobby")
+	t.Logf("reload to connected under the bound name (wasm cached): %v", time.Since(reloadStart).Round(time.Millisecond))
+	after := alice.identity()
+	if after != before {
+		t.Errorf("Alice's key after the reload: %+v, before: %+v", after, before)
+	}
+	if me := eval[string](alice, `document.getElementById('me-name').textContent`); me != "Alice" {
+		t.Errorf("after the reload the page is %q, want Alice", me)
+	}
+	if bound := e.boundKey("Alice"); bound != before.Public {
+		t.Errorf("after the reload the server binds Alice to %q, want %q", bound, before.Public)
+	}
+	if err := e.goImpostor("Alice"); protocol.CodeOf(err) != protocol.CodeNameTaken {
+		t.Errorf("another key as Alice: %v, want name_taken", err)
+	}
+	// The room's history comes back with the reloaded page, each message once.
+	alice.waitFor("the history after the reload", `document.getElementById('messages').innerText.includes('after the restart')`)
+	for _, s := range []string{"hello from Go", "after the restart"} {
+		if n := alice.count(s); n > 1 {
+			t.Errorf("after the reload Alice sees %q %d times", s, n)
+		}
+	}
+	alice.say("back after the reload")
+	bob.waitFor("the message after the reload", `document.getElementById('messages').innerText.includes('back after the reload')`)
+	gopher.waitMsg("the message after the reload", func(m *client.Message) bool { return m.Text == "back after the reload" && m.From == "Alice" })
+
 	for _, u := range []*user{alice, bob} {
 		u.checkClean()
 	}
