@@ -199,7 +199,7 @@ func TestReadOnlyDir(t *testing.T) {
 
 func TestDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a 2 MiB tmpfs (running as uid", os.Geteuid(), ")")
+		t.Skip("cannot mount a 2 MiB tmpfs without root (running as uid", os.Geteuid(), ")")
 	}
 	dir := t.TempDir()
 	if err := mount("-t", "tmpfs", "-o", "size=2m", "tmpfs", dir); err != nil {
