@@ -128,6 +128,15 @@ type conv struct {
 	restored    bool
 	cachedSeq   int64
 	cachedEpoch string
+	// A restart is learnt twice: by the bridge's check of a cached past
+	// against the server's conversations, and by the client (EventEpoch)
+	// once it meets the new epoch. It is reported once (startOverLocked):
+	// restarts counts c's start-overs, so that a check begun before one
+	// drops its stale verdict; restartEpoch is the epoch the latest was
+	// for ("" when the server had no such chat: the first epoch the client
+	// then reports is that restart's own, not another).
+	restarts     int
+	restartEpoch string
 }
 
 // New makes a Bridge. Close releases it.

@@ -84,18 +84,24 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 			}
 		}
 		if c := b.convs[id]; c != nil {
-			if c.kind == KindPrivate {
+			done := c.startedOverFor(ev.Epoch)
+			switch {
+			case done:
+				// A check of the cached past started c over for this
+				// epoch already (OpenPrivate, Connect): told once.
+				c.restartEpoch = ev.Epoch
+			case c.kind == KindPrivate:
 				// No longer listed (Epoch empty), or restarted under a new
 				// epoch: the server dropped the chat (a guest's, after the
 				// guest's session; a new guest of that name writes now).
-				out = append(out, b.goneLocked(c)...)
-			} else {
-				out = append(out, b.resetLocked(c)...)
+				out = append(out, b.goneLocked(c, ev.Epoch)...)
+			default:
+				out = append(out, b.resetLocked(c, ev.Epoch)...)
 			}
 			out = append(out, b.historyLocked(c, ev.History, me)...)
 			v := c.view()
 			out = append(out, Event{Kind: EvConversation, Conv: id, Conversation: &v})
-			if c.kind == KindPrivate && b.cl != nil {
+			if !done && c.kind == KindPrivate && b.cl != nil {
 				cl, cctx, name := b.cl, b.ctx, c.name
 				b.spawnLocked(func() { b.refill(cl, cctx, gen, id, name) })
 			}
@@ -111,18 +117,22 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 	b.remember()
 }
 
-// resetLocked starts conversation c over after its history was lost and
-// returns the UI events: reset, then a notice line in the conversation
-// and a notice to show.
-func (b *Bridge) resetLocked(c *conv) []Event {
-	return startOverLocked(c, HistoryLostNotice, "The server lost the history of "+c.name+"; older messages are gone.")
+// resetLocked starts conversation c over after its history was lost (the
+// new one has epoch) and returns the UI events: reset, then a notice line
+// in the conversation and a notice to show.
+func (b *Bridge) resetLocked(c *conv, epoch string) []Event {
+	return startOverLocked(c, epoch, HistoryLostNotice, "The server lost the history of "+c.name+"; older messages are gone.")
 }
 
-// startOverLocked forgets how far back c's history was read and returns
-// the UI events of a conversation started over: reset, then line as a
-// notice line in the conversation and notice as a notice to show.
-func startOverLocked(c *conv, line, notice string) []Event {
+// startOverLocked forgets how far back c's history was read, records the
+// restart (for epoch, "" when the server has no such conversation) and
+// returns the UI events of a conversation started over: reset, then line
+// as a notice line in the conversation and notice as a notice to show.
+// The cached past is off the screen then: nothing is left to check.
+func startOverLocked(c *conv, epoch, line, notice string) []Event {
 	c.oldest = 0
+	c.restored = false
+	c.noteRestartLocked(epoch)
 	now := protocol.FormatTime(time.Now())
 	return []Event{
 		{Kind: EvReset, Conv: c.id},
@@ -141,9 +151,24 @@ const HistoryLostNotice = "Older messages are gone: the server lost its history.
 const PrivateGoneNotice = "Older messages are gone: the server no longer has this chat (it keeps no private chat of a guest after the guest leaves)."
 
 // goneLocked starts private chat c over after the server stopped listing
-// it and returns the UI events, as resetLocked does, worded for that.
-func (b *Bridge) goneLocked(c *conv) []Event {
-	return startOverLocked(c, PrivateGoneNotice, "The server no longer has your private chat with "+c.name+"; older messages are gone.")
+// it (epoch "") or restarted it under epoch and returns the UI events, as
+// resetLocked does, worded for that.
+func (b *Bridge) goneLocked(c *conv, epoch string) []Event {
+	return startOverLocked(c, epoch, PrivateGoneNotice, "The server no longer has your private chat with "+c.name+"; older messages are gone.")
+}
+
+// noteRestartLocked records that c was started over (or opened started
+// over) for epoch.
+func (c *conv) noteRestartLocked(epoch string) {
+	c.restarts++
+	c.restartEpoch = epoch
+}
+
+// startedOverFor reports whether the restart the client reports as epoch
+// (EventEpoch) is the one c was last started over for: the same epoch, or
+// the first epoch after a restart for a chat the server no longer had.
+func (c *conv) startedOverFor(epoch string) bool {
+	return c.restarts > 0 && (c.restartEpoch == epoch || (c.restartEpoch == "" && epoch != ""))
 }
 
 // historyLocked files messages of c's history (oldest first; not new, so
@@ -317,7 +342,7 @@ func (b *Bridge) joinRoom(room string, atConnect bool) (Page, error) {
 	var evs []Event
 	switch verdict {
 	case pastLost:
-		evs = b.resetLocked(c)
+		evs = b.resetLocked(c, res.Epoch)
 	case pastDropped:
 		c.oldest = 0
 		evs = []Event{{Kind: EvReset, Conv: id}}
@@ -437,7 +462,7 @@ func (b *Bridge) OpenPrivate(name string) (Page, error) {
 	id := privateID(name)
 	// The past this chat may show (on screen from the cache, or cached
 	// while its tab was closed) is checked first, as at Connect.
-	lines := b.checkOpening(ctx, cl, gen, id)
+	lines, restartEpoch := b.checkOpening(ctx, cl, gen, id)
 	hp, herr := cl.History(ctx, client.HistoryQuery{With: name, Before: protocol.Int64(protocol.MaxID), Limit: pageSize})
 	b.mu.Lock()
 	if gen != b.gen {
@@ -448,6 +473,9 @@ func (b *Bridge) OpenPrivate(name string) (Page, error) {
 	if c == nil {
 		c = &conv{id: id, kind: KindPrivate, name: name}
 		b.convs[id] = c
+	}
+	if lines != nil {
+		c.noteRestartLocked(restartEpoch) // the chat starts over on this page
 	}
 	page := Page{Messages: lines}
 	if herr == nil {

@@ -50,7 +50,10 @@
 // A private chat opened later (OpenPrivate) whose past is cached is
 // checked the same way. A private chat the server no longer lists (it
 // keeps none of a guest's after the guest's session) starts over with
-// PrivateGoneNotice, not HistoryLostNotice.
+// PrivateGoneNotice, not HistoryLostNotice. A restart is learnt twice
+// (by that check, and by the client's EventEpoch once it meets the new
+// epoch) but reported once: the conversation records the epoch it was
+// started over for, and the later path sees it is done.
 //
 // # What is open, between runs
 //

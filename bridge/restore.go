@@ -212,7 +212,7 @@ func (b *Bridge) checkPrivate(ctx context.Context, cl *client.Client, gen int64,
 		return
 	}
 	c.restored = false
-	name, seq, epoch := c.name, c.cachedSeq, c.cachedEpoch
+	name, seq, epoch, restarts := c.name, c.cachedSeq, c.cachedEpoch, c.restarts
 	b.mu.Unlock()
 	in, listed := infos[id]
 	verdict := judgePrivate(seq, epoch, in, listed)
@@ -226,12 +226,18 @@ func (b *Bridge) checkPrivate(ctx context.Context, cl *client.Client, gen int64,
 	hc := b.cache.Load()
 	b.mu.Lock()
 	c = b.convs[id]
-	if gen != b.gen || c == nil {
+	if gen != b.gen || c == nil || c.restarts != restarts {
+		// Closed, or started over meanwhile by the client's report of a
+		// new epoch (EventEpoch), which took the cached past off the
+		// screen, told the user and refilled: this verdict is stale.
 		b.mu.Unlock()
 		return
 	}
-	var evs []Event
-	evs = b.verdictLocked(c, verdict)
+	newEpoch := ""
+	if listed {
+		newEpoch = in.Epoch
+	}
+	evs := b.verdictLocked(c, verdict, newEpoch)
 	evs = append(evs, b.historyLocked(c, gap, cl.Name())...)
 	v := c.view()
 	b.mu.Unlock()
@@ -248,14 +254,15 @@ func (b *Bridge) checkPrivate(ctx context.Context, cl *client.Client, gen int64,
 	}
 }
 
-// verdictLocked starts conversation c over as verdict says and returns the
-// UI events (none when the past fits or nothing was shown).
-func (b *Bridge) verdictLocked(c *conv, verdict int) []Event {
+// verdictLocked starts conversation c over as verdict says (the server's
+// conversation has epoch, "" when it has none) and returns the UI events
+// (none when the past fits or nothing was shown).
+func (b *Bridge) verdictLocked(c *conv, verdict int, epoch string) []Event {
 	switch verdict {
 	case pastLost:
-		return b.resetLocked(c)
+		return b.resetLocked(c, epoch)
 	case pastGone:
-		return b.goneLocked(c)
+		return b.goneLocked(c, "")
 	case pastDropped:
 		c.oldest = 0
 		return []Event{{Kind: EvReset, Conv: c.id}}
@@ -269,28 +276,30 @@ func (b *Bridge) verdictLocked(c *conv, verdict int) []Event {
 // but whose past is cached is judged against the server's conversations,
 // and a past the server lost (or no longer has) is dropped from the cache.
 // It returns the notice line to show first in the page, if any; a toast
-// says it too.
-func (b *Bridge) checkOpening(ctx context.Context, cl *client.Client, gen int64, id string) []Message {
+// says it too. Then the chat starts over, for the returned epoch of the
+// server's conversation ("" when it has none), which OpenPrivate records
+// (noteRestartLocked) so that the client's report of it is not told again.
+func (b *Bridge) checkOpening(ctx context.Context, cl *client.Client, gen int64, id string) ([]Message, string) {
 	hc := b.cache.Load()
 	if hc == nil {
-		return nil
+		return nil, ""
 	}
 	b.mu.Lock()
 	c := b.convs[id]
 	stale := gen != b.gen || (c != nil && !c.restored) // a live chat: the client keeps it in step
 	b.mu.Unlock()
 	if stale {
-		return nil
+		return nil, ""
 	}
 	var cached *cacheEntry
 	if c == nil {
 		if cached = hc.load(id); cached == nil {
-			return nil
+			return nil, ""
 		}
 	}
 	infos, err := cl.Conversations(ctx)
 	if err != nil {
-		return nil // the page is shown; live messages still arrive
+		return nil, "" // the page is shown; live messages still arrive
 	}
 	byName := map[string]protocol.ConversationInfo{}
 	for _, in := range infos {
@@ -298,7 +307,7 @@ func (b *Bridge) checkOpening(ctx context.Context, cl *client.Client, gen int64,
 	}
 	if c != nil {
 		b.checkPrivate(ctx, cl, gen, id, byName)
-		return nil
+		return nil, ""
 	}
 	var seq int64
 	for _, m := range cached.Messages {
@@ -318,7 +327,7 @@ func (b *Bridge) checkOpening(ctx context.Context, cl *client.Client, gen int64,
 		hc.forgetEpoch(id)
 	}
 	if verdict != pastLost && verdict != pastGone {
-		return nil
+		return nil, ""
 	}
 	name := cached.Name
 	if listed {
@@ -329,5 +338,9 @@ func (b *Bridge) checkOpening(ctx context.Context, cl *client.Client, gen int64,
 		text, toast = PrivateGoneNotice, "The server no longer has your private chat with "+name+"; older messages are gone."
 	}
 	b.em.push(Event{Kind: EvNotice, Conv: id, Level: "warn", Text: toast})
-	return []Message{{Conv: id, Kind: MsgNotice, Text: text, TS: protocol.FormatTime(time.Now())}}
+	epoch := ""
+	if listed {
+		epoch = in.Epoch
+	}
+	return []Message{{Conv: id, Kind: MsgNotice, Text: text, TS: protocol.FormatTime(time.Now())}}, epoch
 }
