@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall/js"
@@ -247,7 +248,7 @@ func TestWebTransportCoalescesControlFrames(t *testing.T) {
 	const n = 200
 	var want strings.Builder
 	for i := 0; i < n; i++ {
-		f := []byte(`{"type":"say","id":` + itoa(i+1) + `,"room":"r","text":"x"}`)
+		f := []byte(`{"type":"say","id":` + strconv.Itoa(i+1) + `,"room":"r","text":"x"}`)
 		want.Write(f)
 		want.WriteByte('\n')
 		if err := c.Send(f); err != nil {
@@ -385,19 +386,6 @@ func TestTruncUTF8(t *testing.T) {
 	}{{"abc", 3, "abc"}, {"abcd", 3, "abc"}, {"aé", 2, "a"}, {"aé", 3, "aé"}, {"", 0, ""}} {
 		if got := jsTruncUTF8(tc.in, tc.n); got != tc.want {
 			t.Errorf("jsTruncUTF8(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
-	}
-}
-
-func itoa(i int) string {
-	var b [20]byte
-	n := len(b)
-	for {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-		if i == 0 {
-			return string(b[n:])
 		}
 	}
 }

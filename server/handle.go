@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,7 +122,7 @@ func (ss *session) hello(ctx context.Context, f *protocol.Frame) {
 			ss.fail(f.ID, err)
 			return
 		}
-		ss.ready(u, "g:"+itoa(ss.id))
+		ss.ready(u, "g:"+strconv.FormatUint(ss.id, 10))
 		ss.reply(&protocol.Frame{Type: protocol.TypeOK, ID: f.ID, Name: u.name, Server: ss.serverInfo()})
 		return
 	}
@@ -581,19 +582,6 @@ func (ss *session) readDatagrams() {
 			continue
 		}
 		ss.typing(f)
-	}
-}
-
-func itoa(n uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
 	}
 }
 
