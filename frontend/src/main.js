@@ -557,11 +557,6 @@ async function stopHosting() {
 
 function toast(text, level = 'info') {
   if (!text) return;
-  // The same words already on screen are not stacked a second time (two
-  // paths may report one event, e.g. a private chat started over).
-  for (const shown of $('toasts').children) {
-    if (shown.textContent === text && !shown.classList.contains('leaving')) return;
-  }
   const t = el(doc, 'div', { class: `toast ${level}`, role: level === 'error' ? 'alert' : 'status' }, text);
   $('toasts').appendChild(t);
   setTimeout(() => t.classList.add('leaving'), 4500);
