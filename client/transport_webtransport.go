@@ -75,7 +75,16 @@ func PinnedTLS(certHash string) (*tls.Config, error) {
 func (d *WebTransportDialer) Dial(ctx context.Context) (Conn, error) {
 	tc := d.TLS.Clone()
 	tc.NextProtos = []string{http3.NextProtoH3}
+	// The QUIC connection is kept so that a lost session reports why the
+	// connection ended (a stateless reset, an idle timeout): webtransport-go
+	// flattens that cause into a string when the CONNECT stream fails first.
+	var qconn *quic.Conn
 	tr := &webtransport.Transport{
+		DialAddr: func(ctx context.Context, addr string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+			c, err := quic.DialAddrEarly(ctx, addr, tlsCfg, cfg)
+			qconn = c
+			return c, err
+		},
 		TLSClientConfig: tc,
 		QUICConfig: &quic.Config{
 			EnableDatagrams:                  true,
@@ -101,15 +110,16 @@ func (d *WebTransportDialer) Dial(ctx context.Context) (Conn, error) {
 		tr.Close()
 		return nil, fmt.Errorf("client: open the control stream: %w", err)
 	}
-	return &wtConn{tr: tr, sess: sess, ctrl: ctrl, r: protocol.NewReader(ctrl)}, nil
+	return &wtConn{tr: tr, qconn: qconn, sess: sess, ctrl: ctrl, r: protocol.NewReader(ctrl)}, nil
 }
 
 // wtConn is a Conn over a WebTransport session.
 type wtConn struct {
-	tr   *webtransport.Transport
-	sess *webtransport.Session
-	ctrl *webtransport.Stream
-	r    *protocol.Reader // used by the Recv goroutine only
+	tr    *webtransport.Transport
+	qconn *quic.Conn // the session's QUIC connection
+	sess  *webtransport.Session
+	ctrl  *webtransport.Stream
+	r     *protocol.Reader // used by the Recv goroutine only
 
 	wmu sync.Mutex
 	buf []byte
@@ -163,7 +173,28 @@ func (c *wtConn) sessionErr(err error) error {
 	if se != nil && se.Remote && se.ErrorCode != 0 {
 		return &protocol.CloseError{Code: protocol.CloseCode(se.ErrorCode), Reason: se.Message}
 	}
+	if cause := c.connCause(se); cause != nil && !errors.Is(err, cause) {
+		return fmt.Errorf("%w (session: %v)", cause, err)
+	}
 	return err
+}
+
+// connCause returns why the QUIC connection under a session that ended
+// without a WebTransport close (se == nil) ended, or nil if it is still
+// open. quic-go fails the streams before it records the cause in the
+// connection's context, so the cause is awaited briefly.
+func (c *wtConn) connCause(se *webtransport.SessionError) error {
+	if c.qconn == nil || se != nil || c.sess.Context().Err() == nil {
+		return nil
+	}
+	t := time.NewTimer(500 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-c.qconn.Context().Done():
+		return context.Cause(c.qconn.Context())
+	case <-t.C:
+		return nil
+	}
 }
 
 func (c *wtConn) Upload(ctx context.Context, header []byte, body io.Reader, size int64) error {
