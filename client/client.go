@@ -142,7 +142,7 @@ func (c *Client) Close() error {
 	c.closed = true
 	s := c.cur
 	c.live = nil
-	c.setStateLocked(StateOffline, "")
+	c.setStateLocked(StateOffline, "", nil)
 	c.wakeLiveLocked()
 	for id, r := range c.pending {
 		delete(c.pending, id)
@@ -169,12 +169,13 @@ func (c *Client) wakeLiveLocked() {
 func (c *Client) emit(ev Event) { c.events.push(ev) }
 
 // setStateLocked records and announces a state change. c.mu is held.
-func (c *Client) setStateLocked(st State, transport string) {
+// cause is why the session was lost, for StateReconnecting.
+func (c *Client) setStateLocked(st State, transport string, cause error) {
 	if c.state == st && c.transport == transport {
 		return
 	}
 	c.state, c.transport = st, transport
-	c.emit(Event{Kind: EventState, State: st, Transport: transport})
+	c.emit(Event{Kind: EventState, State: st, Transport: transport, Err: cause})
 }
 
 // connect dials, completes hello (and auth) and resumes. The session is
@@ -266,7 +267,7 @@ func (c *Client) supervise(s *session) {
 		c.sessionEndedLocked(s)
 		closed := c.closed
 		if !closed {
-			c.setStateLocked(StateReconnecting, "")
+			c.setStateLocked(StateReconnecting, "", cause)
 		}
 		c.mu.Unlock()
 		if closed {

@@ -24,7 +24,8 @@ const (
 	// joins and leaves missed while offline are not reported one by one.
 	EventMembers EventKind = "members"
 	// EventState: the connection state changed (State, and Transport when
-	// connected).
+	// connected). When the state is StateReconnecting, Err is why the
+	// session was lost.
 	EventState EventKind = "state"
 	// EventEpoch: the history of a conversation (Room, or With for a private
 	// one) was lost on the server: older messages are gone and seq started

@@ -46,7 +46,7 @@ func (c *Client) resume(s *session) {
 	}
 	c.live = s
 	c.wakeLiveLocked()
-	c.setStateLocked(StateConnected, s.conn.Kind())
+	c.setStateLocked(StateConnected, s.conn.Kind(), nil)
 }
 
 // rejoinLocked sends the resuming join of the room whose folded name is

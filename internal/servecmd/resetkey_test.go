@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -91,37 +89,6 @@ func TestResetKeyRefusesABadFile(t *testing.T) {
 	}
 }
 
-// lossLog records the causes the client logs when it loses a session.
-type lossLog struct {
-	mu     sync.Mutex
-	causes []error
-	lost   chan struct{} // gets a value per loss
-}
-
-func (l *lossLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *lossLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *lossLog) WithGroup(string) slog.Handler            { return l }
-func (l *lossLog) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "session lost; reconnecting" {
-		return nil
-	}
-	var cause error
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "err" {
-			cause, _ = a.Value.Any().(error)
-		}
-		return true
-	})
-	l.mu.Lock()
-	l.causes = append(l.causes, cause)
-	l.mu.Unlock()
-	select {
-	case l.lost <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
 // TestServeBinaryKilledResetsQUIC: `parley serve --data` is SIGKILLed and
 // restarted on the same port; its WebTransport client's next packet to
 // the old connection is answered with a stateless reset (the key kept in
@@ -168,11 +135,10 @@ func TestServeBinaryKilledResetsQUIC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loss := &lossLog{lost: make(chan struct{}, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, client.Config{
-		Server: r.URL, CertHash: r.CertHash, Name: "Ann", Dialer: wt, Logger: slog.New(loss),
+		Server: r.URL, CertHash: r.CertHash, Name: "Ann", Dialer: wt,
 		Backoff: client.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 	})
 	if err != nil {
@@ -206,14 +172,31 @@ func TestServeBinaryKilledResetsQUIC(t *testing.T) {
 	if c.Transport() != "webtransport" {
 		t.Fatalf("reconnected over %q, want webtransport", c.Transport())
 	}
-	loss.mu.Lock()
-	defer loss.mu.Unlock()
-	if len(loss.causes) != 1 {
-		t.Fatalf("the client lost %d sessions (%v), want 1", len(loss.causes), loss.causes)
+	// The say was answered after the reconnect: the events so far hold
+	// the loss (with its cause) and the new session.
+	var losses []error
+	for connected := false; !connected; {
+		select {
+		case ev := <-c.Events():
+			if ev.Kind != client.EventState {
+				continue
+			}
+			switch ev.State {
+			case client.StateReconnecting:
+				losses = append(losses, ev.Err)
+			case client.StateConnected:
+				connected = len(losses) > 0
+			}
+		case <-ctx.Done():
+			t.Fatalf("no reconnect among the client's events (losses %v)", losses)
+		}
+	}
+	if len(losses) != 1 {
+		t.Fatalf("the client lost %d sessions (%v), want 1", len(losses), losses)
 	}
 	var reset *quic.StatelessResetError
-	if !errors.As(loss.causes[0], &reset) {
-		t.Fatalf("the session was lost by %v (%T), want a QUIC stateless reset", loss.causes[0], loss.causes[0])
+	if !errors.As(losses[0], &reset) {
+		t.Fatalf("the session was lost by %v (%T), want a QUIC stateless reset", losses[0], losses[0])
 	}
 }
 
