@@ -49,14 +49,18 @@ const cacheVersion = 1
 
 // cacheEntry is one conversation as stored.
 type cacheEntry struct {
-	V        int       `json:"v"`
-	Conv     string    `json:"conv"`
-	Kind     string    `json:"kind"`
-	Name     string    `json:"name"`
-	Epoch    string    `json:"epoch,omitempty"` // "" when not known yet
-	Open     bool      `json:"open"`            // private: its tab was open
-	At       int64     `json:"at"`              // last change, Unix ms
-	Messages []Message `json:"messages"`        // by seq, the newest CacheMessages
+	V     int    `json:"v"`
+	Conv  string `json:"conv"`
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+	Epoch string `json:"epoch,omitempty"` // "" when not known yet
+	Open  bool   `json:"open"`            // private: its tab was open
+	// Restarted: the server started this private chat over while its tab
+	// was closed; the old chat's messages were dropped, and opening the
+	// chat tells the user so.
+	Restarted bool      `json:"restarted,omitempty"`
+	At        int64     `json:"at"`       // last change, Unix ms
+	Messages  []Message `json:"messages"` // by seq, the newest CacheMessages
 }
 
 // cacheIndex lists a scope's entries with their last change (Unix ms).
@@ -239,6 +243,11 @@ func (h *historyCache) conversation(id, kind, name string, open bool) {
 		e.Open = open
 		h.touchLocked(e)
 	}
+	if open && e.Restarted {
+		// The new chat is on screen from its start: nothing old to report.
+		e.Restarted = false
+		h.touchLocked(e)
+	}
 }
 
 // setEpoch records the epoch of a conversation's history as the server
@@ -266,6 +275,29 @@ func (h *historyCache) forgetEpoch(id string) {
 		e.Epoch = ""
 		h.touchLocked(e)
 	}
+}
+
+// startOverClosed records that the server started conversation id over
+// (under epoch; "" when it no longer has it) while its tab was closed:
+// the cached messages belong to the old chat and are dropped (they would
+// be taken for the new one's, whose seq starts at 1 again), and the entry
+// remembers it so that opening the chat tells the user.
+func (h *historyCache) startOverClosed(id, epoch string) {
+	if !h.keeps(id) || h.load(id) == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.entryLocked(id)
+	if epoch != "" && e.Epoch == epoch {
+		return // already the chat it holds
+	}
+	if len(e.Messages) > 0 {
+		e.Messages = nil
+		e.Restarted = e.Kind == KindPrivate
+	}
+	e.Epoch = epoch
+	h.touchLocked(e)
 }
 
 // setOpen marks a private conversation's tab open or closed.
@@ -319,8 +351,8 @@ func (h *historyCache) add(id string, ms ...Message) {
 func (h *historyCache) reset(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if e := h.convs[id]; e != nil && len(e.Messages) > 0 {
-		e.Messages = nil
+	if e := h.convs[id]; e != nil && (len(e.Messages) > 0 || e.Restarted) {
+		e.Messages, e.Restarted = nil, false
 		h.touchLocked(e)
 	}
 }

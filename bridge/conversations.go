@@ -76,14 +76,18 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 		if ev.Room == "" {
 			id = privateID(ev.With)
 		}
+		c := b.convs[id]
 		if hc := b.cache.Load(); hc != nil {
-			if ev.Epoch == "" {
+			switch {
+			case c == nil:
+				hc.startOverClosed(id, ev.Epoch) // a closed private chat's cached past is the old chat's
+			case ev.Epoch == "":
 				defer hc.forgetEpoch(id) // the server no longer has it
-			} else {
+			default:
 				defer hc.setEpoch(id, ev.Epoch) // after the reset below is observed
 			}
 		}
-		if c := b.convs[id]; c != nil {
+		if c != nil {
 			done := c.startedOverFor(ev.Epoch)
 			switch {
 			case done:

@@ -315,7 +315,10 @@ func (b *Bridge) checkOpening(ctx context.Context, cl *client.Client, gen int64,
 	}
 	in, listed := byName[id]
 	verdict := judgePrivate(seq, cached.Epoch, in, listed)
-	if verdict == pastFits && in.Seq-seq >= pageSize {
+	switch {
+	case cached.Restarted:
+		verdict = pastGone // started over while closed: its past was dropped then
+	case verdict == pastFits && in.Seq-seq >= pageSize:
 		verdict = pastDropped // the latest page would not join it: drop it quietly
 	}
 	if verdict != pastFits && verdict != pastEmpty {
