@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -36,13 +37,19 @@ func TestParseMention(t *testing.T) {
 	}
 }
 
+// Events are delivered in order, in batches of at most the limit, and a
+// full batch goes out without waiting for the period. The first delivery
+// waits until every event is pushed, so the queue then holds 800 events:
+// they must follow at once, as four full batches.
 func TestEmitterBatchesInOrder(t *testing.T) {
 	var mu sync.Mutex
 	var got []Event
 	sizes := []int{}
 	done := make(chan struct{})
+	pushed := make(chan struct{})
 	const n = 1000
 	e := newEmitter(func(name string, data any) {
+		<-pushed
 		batch := data.([]Event)
 		mu.Lock()
 		defer mu.Unlock()
@@ -55,21 +62,24 @@ func TestEmitterBatchesInOrder(t *testing.T) {
 	for i := range n {
 		e.push(Event{Kind: EvTyping, Seq: int64(i)})
 	}
+	close(pushed)
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("full batches were not delivered without waiting for the period")
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("full batches were not delivered without waiting for the period: %d of %d events in batches %v", len(got), n, sizes)
 	}
 	e.close()
+	mu.Lock()
+	defer mu.Unlock()
 	for i, ev := range got {
 		if ev.Seq != int64(i) {
 			t.Fatalf("event %d has seq %d: order lost", i, ev.Seq)
 		}
 	}
-	for _, s := range sizes {
-		if s > 200 {
-			t.Fatalf("batch of %d events, limit 200", s)
-		}
+	if fmt.Sprint(sizes) != "[200 200 200 200 200]" {
+		t.Fatalf("batches of %v events, want five of 200", sizes)
 	}
 }
 
