@@ -27,6 +27,13 @@ const (
 	CodeInternal           Code = "internal"            // the server failed; nothing was done
 )
 
+// CodeTooMany is an extension (docs/protocol.md section 9 lists the codes
+// of PROTOCOL.md; the extension is documented after it): a capacity limit
+// was reached — the user holds as many sessions as the server allows, or
+// the session is in as many rooms as it may be. Nothing was done; the
+// session stays open.
+const CodeTooMany Code = "too_many"
+
 // CloseCode is a session close code: the WebTransport session error code,
 // or the WebSocket close code.
 type CloseCode uint32

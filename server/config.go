@@ -34,6 +34,17 @@ const (
 	// streams per session (bidirectional and unidirectional each): the control
 	// stream, uploads and fetches in flight.
 	DefaultMaxStreams = 16
+	// DefaultMaxSessions is the default number of sessions on the server
+	// at once, over every transport (in-process ones included).
+	DefaultMaxSessions = 10000
+	// DefaultMaxUserSessions is the default number of sessions one user
+	// name holds at once.
+	DefaultMaxUserSessions = 16
+	// DefaultMaxRooms is the default number of rooms one session is in at once.
+	DefaultMaxRooms = 256
+	// fullRetryAfter is the Retry-After, in seconds, of a session attempt
+	// refused because the server holds MaxSessions sessions.
+	fullRetryAfter = 5
 )
 
 // Config configures a Server. The zero value is a working server: default
@@ -110,6 +121,19 @@ type Config struct {
 	// open at once in a session. Zero: DefaultMaxStreams.
 	MaxStreams int
 
+	// MaxSessions is how many sessions the server holds at once, over
+	// every transport (in-process ones included). Past it, a WebTransport
+	// CONNECT or WebSocket upgrade on /parley is refused before upgrading
+	// with 503 and Retry-After. Zero: DefaultMaxSessions.
+	MaxSessions int
+	// MaxUserSessions is how many sessions one user name holds at once;
+	// the hello (guest) or auth (identity) past it is answered too_many.
+	// Zero: DefaultMaxUserSessions.
+	MaxUserSessions int
+	// MaxRooms is how many rooms one session is in at once; a join of
+	// another room past it is answered too_many. Zero: DefaultMaxRooms.
+	MaxRooms int
+
 	// Now is the clock. Nil: time.Now.
 	Now func() time.Time
 }
@@ -158,6 +182,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStreams <= 0 {
 		c.MaxStreams = DefaultMaxStreams
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.MaxUserSessions <= 0 {
+		c.MaxUserSessions = DefaultMaxUserSessions
+	}
+	if c.MaxRooms <= 0 {
+		c.MaxRooms = DefaultMaxRooms
 	}
 	if c.Now == nil {
 		c.Now = time.Now

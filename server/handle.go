@@ -223,6 +223,14 @@ func (ss *session) join(ctx context.Context, f *protocol.Frame) {
 		limit = protocol.MaxHistory
 	}
 	h := ss.srv.hub
+	if maxRooms := ss.srv.cfg.MaxRooms; len(ss.rooms) >= maxRooms {
+		// Past the limit only a repeated join (of a room ss is in) works;
+		// checked before h.room, which would create the room.
+		if r := h.findRoom(key); r == nil || !ss.inRoom(r) {
+			ss.fail(f.ID, protocol.Errorf(protocol.CodeTooMany, "a session can be in at most %d %s; leave one first", maxRooms, plural(maxRooms, "room", "rooms")))
+			return
+		}
+	}
 	r, err := h.room(ctx, key, name)
 	if err != nil {
 		ss.fail(f.ID, err)
@@ -390,7 +398,7 @@ func (ss *session) leave(f *protocol.Frame) {
 		ss.fail(f.ID, protocol.Errorf(protocol.CodeNotMember, "you are not in %s", f.Room))
 		return
 	}
-	if _, in := ss.rooms[r]; !in {
+	if !ss.inRoom(r) {
 		ss.fail(f.ID, protocol.Errorf(protocol.CodeNotMember, "you are not in %s", r.name))
 		return
 	}
@@ -597,4 +605,10 @@ func hasField(text []byte, name string) bool {
 	}
 	_, ok := raw[name]
 	return ok
+}
+
+// inRoom reports whether ss is in r (joined, or joining). Reader only.
+func (ss *session) inRoom(r *room) bool {
+	_, in := ss.rooms[r]
+	return in
 }

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -49,11 +51,54 @@ func (s *Server) serveParley(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
+	if !s.reserveSlot() {
+		s.refuseFull(w, r)
+		return
+	}
+	// Both adapters run the session in this goroutine: the slot is held
+	// until it ends.
+	defer s.releaseSlot()
 	if r.Method == http.MethodConnect {
 		s.serveWebTransport(w, r)
 		return
 	}
 	s.serveWebSocket(w, r)
+}
+
+// reserveSlot takes one of Config.MaxSessions session slots, or reports
+// false when all are taken.
+func (s *Server) reserveSlot() bool {
+	limit := int64(s.cfg.MaxSessions)
+	for {
+		n := s.slots.Load()
+		if n >= limit {
+			return false
+		}
+		if s.slots.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// releaseSlot gives back a slot taken by reserveSlot.
+func (s *Server) releaseSlot() {
+	s.slots.Add(-1)
+	s.full.Store(false)
+}
+
+// refuseFull answers a session attempt when every slot is taken: 503,
+// before any upgrade, with Retry-After. It is logged once per spell of
+// refusals (the metric counts each).
+func (s *Server) refuseFull(w http.ResponseWriter, r *http.Request) {
+	s.metrics.refused.Add(1)
+	if !s.full.Swap(true) {
+		s.log.Warn("the server is full: session attempts are refused", "max_sessions", s.cfg.MaxSessions, "remote", r.RemoteAddr)
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(fullRetryAfter))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	n := s.cfg.MaxSessions
+	fmt.Fprintf(w, "parley: the server is full (%d %s); try again later\n", n, plural(n, "session", "sessions"))
 }
 
 // originAllowed implements PROTOCOL.md section 1: no Origin → accepted; an

@@ -190,7 +190,8 @@ func (h *hub) online(key string) *user {
 }
 
 // addSession makes ss a session of the user named name (folded key), or
-// fails with name_taken when the name is held by someone else.
+// fails with name_taken when the name is held by someone else, or with
+// too_many when the user holds Config.MaxUserSessions sessions already.
 func (h *hub) addSession(ss *session, key, name string, pub ed25519.PublicKey) (*user, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -198,6 +199,9 @@ func (h *hub) addSession(ss *session, key, name string, pub ed25519.PublicKey) (
 	if u != nil {
 		if pub == nil || u.guest || !u.pub.Equal(pub) {
 			return nil, protocol.Errorf(protocol.CodeNameTaken, "the name %s is in use", u.name)
+		}
+		if n := len(u.sessions); n >= h.s.cfg.MaxUserSessions {
+			return nil, protocol.Errorf(protocol.CodeTooMany, "%s already has %d %s open", u.name, n, plural(n, "session", "sessions"))
 		}
 	} else {
 		u = &user{
@@ -365,6 +369,14 @@ func newLimiter(r float64, burst int) *rate.Limiter {
 		return rate.NewLimiter(rate.Inf, 0)
 	}
 	return rate.NewLimiter(rate.Limit(r), burst)
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // foldEq reports whether two names are the same after case folding.

@@ -24,6 +24,7 @@ type Metrics struct {
 	bytesIn    atomic.Int64
 	images     atomic.Int64
 	rejected   atomic.Int64 // sessions refused (origin, shutdown)
+	refused    atomic.Int64 // session attempts refused: the server was full (MaxSessions)
 	panics     atomic.Int64
 	rateLimit  atomic.Int64
 
@@ -59,6 +60,7 @@ func (m *Metrics) errored(code protocol.Code) {
 type MetricsSnapshot struct {
 	Sessions, SessionsTotal, Rooms, Messages, Broadcasts, Deliveries int64
 	BytesIn, BytesOut, Images, Rejected, Panics, RateLimited         int64
+	Refused                                                          int64 // session attempts refused with 503: the server held Config.MaxSessions sessions
 	Drops, Closes, Errors                                            map[string]int64
 }
 
@@ -70,7 +72,7 @@ func (s *Server) Metrics() MetricsSnapshot {
 		Messages: m.messages.Load(), Broadcasts: m.broadcasts.Load(), Deliveries: m.deliveries.Load(),
 		BytesIn: m.bytesIn.Load(), BytesOut: m.bytesOut.Load(), Images: m.images.Load(),
 		Rejected: m.rejected.Load(), Panics: m.panics.Load(), RateLimited: m.rateLimit.Load(),
-		Drops: map[string]int64{}, Closes: map[string]int64{}, Errors: map[string]int64{},
+		Refused: m.refused.Load(), Drops: map[string]int64{}, Closes: map[string]int64{}, Errors: map[string]int64{},
 	}
 	m.mu.Lock()
 	for k, v := range m.drops {
@@ -120,6 +122,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 	metric("parley_bytes_out_total", "counter", "Bytes written on control channels.", snap.BytesOut)
 	metric("parley_images_total", "counter", "Images accepted.", snap.Images)
 	metric("parley_rejected_total", "counter", "Session attempts refused (origin, shutdown).", snap.Rejected)
+	metric("parley_sessions_refused_total", "counter", "Session attempts refused with 503: the server was full (max sessions).", snap.Refused)
 	metric("parley_panics_total", "counter", "Panics recovered at the session boundary.", snap.Panics)
 	metric("parley_rate_limited_total", "counter", "Requests answered rate_limited.", snap.RateLimited)
 	labelled("parley_drops_total", "Frames dropped, by reason.", "reason", snap.Drops)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/internal/certs"
@@ -30,6 +31,13 @@ type Server struct {
 	tcpHand  http.Handler // the mux with Alt-Svc (TCP)
 	inproc   *memListener
 	wt       *wtServer // the HTTP/3 + WebTransport side; nil before Listen
+
+	// slots counts the session attempts admitted and not yet ended: a
+	// slot is reserved before the upgrade and released when the session
+	// (or the failed upgrade) ends, so it bounds sessions at
+	// Config.MaxSessions even under concurrent upgrades.
+	slots atomic.Int64
+	full  atomic.Bool // a refusal was logged since the last admission
 
 	mu       sync.Mutex
 	udp      net.PacketConn
