@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // FallbackDialer dials Primary (WebTransport) and, when it fails or is not
@@ -51,7 +53,47 @@ func (d *FallbackDialer) Dial(ctx context.Context) (Conn, error) {
 		d.remember(second)
 		return conn, nil
 	}
+	if errors.Is(err1, ErrServerFull) && errors.Is(err2, ErrServerFull) {
+		return nil, err2 // one "full" says it all
+	}
+	// A full server stays visible to errors.Is through the join.
 	return nil, fmt.Errorf("client: dial failed: %w", errors.Join(err1, err2))
+}
+
+// ErrServerFull is what a dial returns (wrapped; test with errors.Is) when
+// the server refused the session because it holds as many sessions as it
+// allows (HTTP 503 before the upgrade). Try again later: a Client's
+// reconnect does, with its usual backoff.
+var ErrServerFull = errors.New("client: the server is full; try again later")
+
+// serverFullError is ErrServerFull with the server's own words.
+type serverFullError struct{ msg string }
+
+func (e *serverFullError) Error() string { return e.msg }
+func (e *serverFullError) Unwrap() error { return ErrServerFull }
+
+// maxFullText bounds the part of a 503 body kept in the error.
+const maxFullText = 200
+
+// fullError returns the error of a session attempt the server answered
+// 503 over transport ("webtransport", "websocket"): ErrServerFull, with
+// the first line of the answer's body when it has one.
+func fullError(transport string, body []byte) error {
+	text, _, _ := strings.Cut(string(body), "\n")
+	text = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, text)
+	text = strings.TrimSpace(text)
+	if utf8.RuneCountInString(text) > maxFullText {
+		text = string([]rune(text)[:maxFullText]) + "…"
+	}
+	if text == "" {
+		return fmt.Errorf("client: %s dial: %w", transport, ErrServerFull)
+	}
+	return &serverFullError{msg: fmt.Sprintf("client: %s dial: %s", transport, text)}
 }
 
 func (d *FallbackDialer) remember(worked Dialer) {

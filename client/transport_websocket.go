@@ -76,12 +76,20 @@ func (d *WebSocketDialer) Dial(ctx context.Context) (Conn, error) {
 		tr.DialContext = d.DialContext
 		tr.DialTLSContext = nil
 	}
-	ws, _, err := websocket.Dial(ctx, d.URL, &websocket.DialOptions{
+	ws, rsp, err := websocket.Dial(ctx, d.URL, &websocket.DialOptions{
 		HTTPClient:      &http.Client{Transport: tr},
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
 		tr.CloseIdleConnections()
+		if rsp != nil && rsp.StatusCode == http.StatusServiceUnavailable {
+			// The library keeps the first KiB of a refused answer's body.
+			var body []byte
+			if rsp.Body != nil {
+				body, _ = io.ReadAll(io.LimitReader(rsp.Body, 1<<10))
+			}
+			return nil, fullError("websocket", body)
+		}
 		return nil, fmt.Errorf("client: websocket dial: %w", err)
 	}
 	limit := d.MaxMessage

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -71,34 +72,61 @@ func PinnedTLS(certHash string) (*tls.Config, error) {
 	}, nil
 }
 
-// Dial opens a WebTransport session and its control stream.
+// Dial opens a WebTransport session and its control stream. A server
+// that is full (503) yields an error wrapping ErrServerFull.
 func (d *WebTransportDialer) Dial(ctx context.Context) (Conn, error) {
+	u, err := url.Parse(d.URL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("client: webtransport dial: bad URL %q", d.URL)
+	}
 	tc := d.TLS.Clone()
 	tc.NextProtos = []string{http3.NextProtoH3}
-	// The QUIC connection is kept so that a lost session reports why the
-	// connection ended (a stateless reset, an idle timeout): webtransport-go
-	// flattens that cause into a string when the CONNECT stream fails first.
-	var qconn *quic.Conn
-	tr := &webtransport.Transport{
-		DialAddr: func(ctx context.Context, addr string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
-			c, err := quic.DialAddrEarly(ctx, addr, tlsCfg, cfg)
-			qconn = c
-			return c, err
-		},
-		TLSClientConfig: tc,
-		QUICConfig: &quic.Config{
-			EnableDatagrams:                  true,
-			EnableStreamResetPartialDelivery: true,
-			KeepAlivePeriod:                  10 * time.Second,
-			MaxIdleTimeout:                   30 * time.Second,
-			HandshakeIdleTimeout:             10 * time.Second,
-		},
-	}
-	rsp, sess, err := tr.Dial(ctx, d.URL, nil)
+	tr := &webtransport.Transport{}
+	// The QUIC connection is ours (what webtransport.Transport.Dial would
+	// make), so that
+	//   - a lost session reports why the connection ended (a stateless
+	//     reset, an idle timeout): webtransport-go flattens that cause
+	//     into a string when the CONNECT stream fails first;
+	//   - a refused CONNECT's body (the server's words) is read before the
+	//     connection closes: Transport.Dial closes it at once.
+	qconn, err := quic.DialAddrEarly(ctx, u.Host, tc, &quic.Config{
+		EnableDatagrams:                  true,
+		EnableStreamResetPartialDelivery: true,
+		KeepAlivePeriod:                  10 * time.Second,
+		MaxIdleTimeout:                   30 * time.Second,
+		HandshakeIdleTimeout:             10 * time.Second,
+	})
 	if err != nil {
+		return nil, fmt.Errorf("client: webtransport dial: %w", err)
+	}
+	cc, err := tr.NewClientConn(qconn)
+	if err != nil {
+		qconn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "")
 		tr.Close()
 		return nil, fmt.Errorf("client: webtransport dial: %w", err)
 	}
+	rsp, sess, err := cc.Dial(ctx, d.URL, nil)
+	if err != nil {
+		// A non-2xx status comes as an error with the response.
+		var full error
+		if rsp != nil && rsp.StatusCode == http.StatusServiceUnavailable {
+			full = fullError("webtransport", readBody(rsp.Body, qconn))
+		}
+		code, msg := quic.ApplicationErrorCode(http3.ErrCodeNoError), ""
+		var rne *webtransport.RequirementsNotMetError
+		if errors.As(err, &rne) {
+			code, msg = webtransport.WTRequirementsNotMetErrorCode, rne.Message
+		}
+		qconn.CloseWithError(code, msg)
+		tr.Close()
+		if full != nil {
+			return nil, full
+		}
+		return nil, fmt.Errorf("client: webtransport dial: %w", err)
+	}
+	context.AfterFunc(sess.Context(), func() {
+		qconn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "")
+	})
 	if rsp.StatusCode != http.StatusOK {
 		sess.CloseWithError(0, "")
 		tr.Close()
@@ -111,6 +139,24 @@ func (d *WebTransportDialer) Dial(ctx context.Context) (Conn, error) {
 		return nil, fmt.Errorf("client: open the control stream: %w", err)
 	}
 	return &wtConn{tr: tr, qconn: qconn, sess: sess, ctrl: ctrl, r: protocol.NewReader(ctrl)}, nil
+}
+
+// refusalWait bounds the read of a refused session attempt's body.
+const refusalWait = 2 * time.Second
+
+// readBody reads the start of a refusal's body: at most 1 KiB, for at
+// most refusalWait (closing qconn ends a read that waits longer).
+func readBody(body io.ReadCloser, qconn *quic.Conn) []byte {
+	if body == nil {
+		return nil
+	}
+	t := time.AfterFunc(refusalWait, func() {
+		qconn.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "")
+	})
+	defer t.Stop()
+	b, _ := io.ReadAll(io.LimitReader(body, 1<<10))
+	body.Close()
+	return b
 }
 
 // wtConn is a Conn over a WebTransport session.
