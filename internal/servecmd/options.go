@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"parley/protocol"
+	"parley/server"
 )
 
 // Bounds of the configurable limits.
@@ -28,26 +29,34 @@ const (
 	MaxImageLimit = 1 << 30
 	// MaxServerName is the longest --name, in code points.
 	MaxServerName = 64
+	// MaxSessionsLimit, MaxUserSessionsLimit and MaxRoomsLimit are the
+	// largest --max-sessions, --max-user-sessions and --max-rooms.
+	MaxSessionsLimit     = 1000000
+	MaxUserSessionsLimit = 1000
+	MaxRoomsLimit        = 100000
 	// DefaultAddr is the default --addr.
 	DefaultAddr = ":4433"
 )
 
 // Options is a validated `parley serve` configuration.
 type Options struct {
-	Addr        string        // --addr: host:port of UDP and TCP; empty host = all interfaces
-	CertFile    string        // --cert: PEM certificate; empty with KeyFile: self-signed
-	KeyFile     string        // --key: PEM private key
-	DataDir     string        // --data: directory of the durable store; empty: in memory
-	Name        string        // --name: server name shown to clients
-	MaxText     int           // --max-text: longest message, in code points
-	MaxImage    int64         // --max-image: largest image, in bytes
-	LogFormat   string        // --log-format: "text" or "json"
-	LogLevel    slog.Level    // --log-level
-	Admin       string        // --admin: loopback host:port of /metrics, /healthz, /readyz; empty: off
-	RetainAge   time.Duration // --retain: drop messages older than this; 0 keeps them
-	RetainCount int           // --retain: keep at most this many per conversation; 0 keeps all
-	Origins     []string      // --origins: browser origins allowed besides the server's own
-	LAN         bool          // --lan: announce on mDNS
+	Addr            string        // --addr: host:port of UDP and TCP; empty host = all interfaces
+	CertFile        string        // --cert: PEM certificate; empty with KeyFile: self-signed
+	KeyFile         string        // --key: PEM private key
+	DataDir         string        // --data: directory of the durable store; empty: in memory
+	Name            string        // --name: server name shown to clients
+	MaxText         int           // --max-text: longest message, in code points
+	MaxImage        int64         // --max-image: largest image, in bytes
+	MaxSessions     int           // --max-sessions: sessions on the server at once
+	MaxUserSessions int           // --max-user-sessions: sessions one user name holds at once
+	MaxRooms        int           // --max-rooms: rooms one session is in at once
+	LogFormat       string        // --log-format: "text" or "json"
+	LogLevel        slog.Level    // --log-level
+	Admin           string        // --admin: loopback host:port of /metrics, /healthz, /readyz; empty: off
+	RetainAge       time.Duration // --retain: drop messages older than this; 0 keeps them
+	RetainCount     int           // --retain: keep at most this many per conversation; 0 keeps all
+	Origins         []string      // --origins: browser origins allowed besides the server's own
+	LAN             bool          // --lan: announce on mDNS
 }
 
 // Flag describes one option: its flag, its environment variable, its
@@ -65,6 +74,9 @@ var Flags = []Flag{
 	{"name", "PARLEY_NAME", "", "server name shown to clients and on the LAN (default: the host name)"},
 	{"max-text", "PARLEY_MAX_TEXT", strconv.Itoa(protocol.DefaultMaxText), fmt.Sprintf("longest message in characters (1–%d)", MaxTextLimit)},
 	{"max-image", "PARLEY_MAX_IMAGE", "10MiB", "largest image (bytes, or with KB/KiB/MB/MiB/GB/GiB; 1KiB–1GiB)"},
+	{"max-sessions", "PARLEY_MAX_SESSIONS", strconv.Itoa(server.DefaultMaxSessions), fmt.Sprintf("most sessions on the server at once, every transport; past it a new session is refused with 503 (1–%d)", MaxSessionsLimit)},
+	{"max-user-sessions", "PARLEY_MAX_USER_SESSIONS", strconv.Itoa(server.DefaultMaxUserSessions), fmt.Sprintf("most sessions one user name holds at once (1–%d)", MaxUserSessionsLimit)},
+	{"max-rooms", "PARLEY_MAX_ROOMS", strconv.Itoa(server.DefaultMaxRooms), fmt.Sprintf("most rooms one session is in at once (1–%d)", MaxRoomsLimit)},
 	{"log-format", "PARLEY_LOG_FORMAT", "text", "log format: text or json"},
 	{"log-level", "PARLEY_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"admin", "PARLEY_ADMIN", "", "loopback host:port serving /metrics, /healthz, /readyz (e.g. 127.0.0.1:9090); empty: off"},
@@ -198,6 +210,19 @@ func validate(v raw, from map[string]string) (Options, error) {
 	} else if o.MaxImage < MinImageLimit || o.MaxImage > MaxImageLimit {
 		bad("max-image", "%d bytes is out of range %d–%d (1KiB–1GiB)", o.MaxImage, MinImageLimit, MaxImageLimit)
 	}
+
+	intIn := func(name string, lo, hi int) int {
+		n, err := strconv.Atoi(strings.TrimSpace(*v[name]))
+		if err != nil {
+			bad(name, "%q is not a whole number", *v[name])
+		} else if n < lo || n > hi {
+			bad(name, "%d is out of range %d–%d", n, lo, hi)
+		}
+		return n
+	}
+	o.MaxSessions = intIn("max-sessions", 1, MaxSessionsLimit)
+	o.MaxUserSessions = intIn("max-user-sessions", 1, MaxUserSessionsLimit)
+	o.MaxRooms = intIn("max-rooms", 1, MaxRoomsLimit)
 
 	switch o.LogFormat = strings.ToLower(strings.TrimSpace(*v["log-format"])); o.LogFormat {
 	case "text", "json":

@@ -28,6 +28,7 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Options{Addr: ":4433", Name: o.Name, MaxText: 4000, MaxImage: 10 << 20,
+		MaxSessions: 10000, MaxUserSessions: 16, MaxRooms: 256,
 		LogFormat: "text", LogLevel: slog.LevelInfo}
 	if !reflect.DeepEqual(o, want) {
 		t.Errorf("defaults = %+v, want %+v", o, want)
@@ -50,12 +51,14 @@ func TestParseEveryFlagAndEnv(t *testing.T) {
 	cert, key := writeFile(t, "c.pem"), writeFile(t, "k.pem")
 	data := t.TempDir()
 	want := Options{Addr: "127.0.0.2:9000", CertFile: cert, KeyFile: key, DataDir: data, Name: "Büro",
-		MaxText: 100, MaxImage: 2 << 20, LogFormat: "json", LogLevel: slog.LevelDebug,
+		MaxText: 100, MaxImage: 2 << 20, MaxSessions: 500, MaxUserSessions: 3, MaxRooms: 40,
+		LogFormat: "json", LogLevel: slog.LevelDebug,
 		Admin: "127.0.0.1:9090", RetainAge: 30 * 24 * time.Hour, RetainCount: 10000,
 		Origins: []string{"https://chat.example.org", "http://localhost:8080"}, LAN: true}
 	want.Addr = ":9000" // --lan wants a reachable address
 	args := []string{"--addr", ":9000", "--cert", cert, "--key", key, "--data", data, "--name", "Büro",
-		"--max-text", "100", "--max-image", "2MiB", "--log-format", "json", "--log-level", "debug",
+		"--max-text", "100", "--max-image", "2MiB",
+		"--max-sessions", "500", "--max-user-sessions", "3", "--max-rooms", "40", "--log-format", "json", "--log-level", "debug",
 		"--admin", "127.0.0.1:9090", "--retain", "30d,10000",
 		"--origins", "https://chat.example.org, http://LOCALHOST:8080", "--lan"}
 	o, err := parse(t, args, nil)
@@ -66,7 +69,8 @@ func TestParseEveryFlagAndEnv(t *testing.T) {
 		t.Errorf("flags: %+v\nwant   %+v", o, want)
 	}
 	e := map[string]string{"PARLEY_ADDR": ":9000", "PARLEY_CERT": cert, "PARLEY_KEY": key, "PARLEY_DATA": data,
-		"PARLEY_NAME": "Büro", "PARLEY_MAX_TEXT": "100", "PARLEY_MAX_IMAGE": "2097152", "PARLEY_LOG_FORMAT": "JSON",
+		"PARLEY_NAME": "Büro", "PARLEY_MAX_TEXT": "100", "PARLEY_MAX_IMAGE": "2097152",
+		"PARLEY_MAX_SESSIONS": "500", "PARLEY_MAX_USER_SESSIONS": " 3", "PARLEY_MAX_ROOMS": "40", "PARLEY_LOG_FORMAT": "JSON",
 		"PARLEY_LOG_LEVEL": "DEBUG", "PARLEY_ADMIN": "127.0.0.1:9090", "PARLEY_RETAIN": "10000,720h",
 		"PARLEY_ORIGINS": "https://chat.example.org,http://localhost:8080", "PARLEY_LAN": "1"}
 	o, err = parse(t, nil, e)
@@ -94,6 +98,9 @@ func TestFlagWinsOverEnv(t *testing.T) {
 func TestParseLimitsAtAndPastTheLimit(t *testing.T) {
 	ok := [][]string{
 		{"--max-text", "1"}, {"--max-text", "16000"},
+		{"--max-sessions", "1"}, {"--max-sessions", "1000000"},
+		{"--max-user-sessions", "1"}, {"--max-user-sessions", "1000"},
+		{"--max-rooms", "1"}, {"--max-rooms", "100000"},
 		{"--max-image", "1024"}, {"--max-image", "1KiB"}, {"--max-image", "1GiB"}, {"--max-image", "1073741824"},
 		{"--name", strings.Repeat("n", 64)},
 		{"--addr", ":0"}, {"--addr", ":65535"}, {"--addr", "[::1]:4433"}, {"--addr", "localhost:1"},
@@ -109,17 +116,23 @@ func TestParseLimitsAtAndPastTheLimit(t *testing.T) {
 		}
 	}
 	bad := map[string][]string{
-		"--max-text":   {"--max-text", "0"},
-		"16001":        {"--max-text", "16001"},
-		"1023":         {"--max-image", "1023"},
-		"1073741825":   {"--max-image", "1073741825"},
-		"65 char":      {"--name", strings.Repeat("n", 65)},
-		"65536":        {"--addr", ":65536"},
-		"59s":          {"--retain", "59s", "--data", t.TempDir()},
-		"36501d":       {"--retain", "36501d", "--data", t.TempDir()},
-		"1000000001":   {"--retain", "1000000001", "--data", t.TempDir()},
-		"count 0":      {"--retain", "0", "--data", t.TempDir()},
-		"retain alone": {"--retain", "30d"},
+		"--max-text":       {"--max-text", "0"},
+		"16001":            {"--max-text", "16001"},
+		"sessions 0":       {"--max-sessions", "0"},
+		"sessions 1000001": {"--max-sessions", "1000001"},
+		"user 0":           {"--max-user-sessions", "0"},
+		"user 1001":        {"--max-user-sessions", "1001"},
+		"rooms 0":          {"--max-rooms", "0"},
+		"rooms 100001":     {"--max-rooms", "100001"},
+		"1023":             {"--max-image", "1023"},
+		"1073741825":       {"--max-image", "1073741825"},
+		"65 char":          {"--name", strings.Repeat("n", 65)},
+		"65536":            {"--addr", ":65536"},
+		"59s":              {"--retain", "59s", "--data", t.TempDir()},
+		"36501d":           {"--retain", "36501d", "--data", t.TempDir()},
+		"1000000001":       {"--retain", "1000000001", "--data", t.TempDir()},
+		"count 0":          {"--retain", "0", "--data", t.TempDir()},
+		"retain alone":     {"--retain", "30d"},
 	}
 	for name, a := range bad {
 		if _, err := parse(t, a, nil); err == nil {
@@ -148,6 +161,13 @@ func TestParseErrorsAreClear(t *testing.T) {
 		{[]string{"--name", "bell\a"}, nil, "--name: contains the control"},
 		{[]string{"--max-text", "many"}, nil, "--max-text: \"many\" is not a whole number"},
 		{nil, map[string]string{"PARLEY_MAX_TEXT": "-5"}, "PARLEY_MAX_TEXT: -5 is out of range"},
+		{[]string{"--max-sessions", "lots"}, nil, "--max-sessions: \"lots\" is not a whole number"},
+		{[]string{"--max-sessions", "1000001"}, nil, "--max-sessions: 1000001 is out of range 1–1000000"},
+		{nil, map[string]string{"PARLEY_MAX_SESSIONS": "-1"}, "PARLEY_MAX_SESSIONS: -1 is out of range 1–1000000"},
+		{[]string{"--max-user-sessions", "0"}, nil, "--max-user-sessions: 0 is out of range 1–1000"},
+		{nil, map[string]string{"PARLEY_MAX_USER_SESSIONS": "1.5"}, "PARLEY_MAX_USER_SESSIONS: \"1.5\" is not a whole number"},
+		{[]string{"--max-rooms", "100001"}, nil, "--max-rooms: 100001 is out of range 1–100000"},
+		{nil, map[string]string{"PARLEY_MAX_ROOMS": "0"}, "PARLEY_MAX_ROOMS: 0 is out of range 1–100000"},
 		{[]string{"--max-image", "10 parsecs"}, nil, "--max-image: unknown unit"},
 		{[]string{"--max-image", "MiB"}, nil, "--max-image: \"MiB\" is not a size"},
 		{[]string{"--max-image", "99999999999999MiB"}, nil, "--max-image: \"99999999999999MiB\" is too large"},

@@ -94,17 +94,20 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 		webHandler = web
 	}
 	srv, err = server.New(server.Config{
-		Name:           o.Name,
-		Version:        Version(),
-		Limits:         protocol.Limits{Text: o.MaxText, Image: o.MaxImage},
-		Store:          store,
-		TLS:            tlsConf, // nil: --cert/--key, or a self-signed certificate for this run only
-		CertFile:       o.CertFile,
-		KeyFile:        o.KeyFile,
-		Hosts:          certHosts(o.Addr),
-		AllowedOrigins: o.Origins,
-		Web:            webHandler,
-		Logger:         log,
+		Name:            o.Name,
+		Version:         Version(),
+		Limits:          protocol.Limits{Text: o.MaxText, Image: o.MaxImage},
+		MaxSessions:     o.MaxSessions,
+		MaxUserSessions: o.MaxUserSessions,
+		MaxRooms:        o.MaxRooms,
+		Store:           store,
+		TLS:             tlsConf, // nil: --cert/--key, or a self-signed certificate for this run only
+		CertFile:        o.CertFile,
+		KeyFile:         o.KeyFile,
+		Hosts:           certHosts(o.Addr),
+		AllowedOrigins:  o.Origins,
+		Web:             webHandler,
+		Logger:          log,
 		// Kept in --data: a restart after a crash resets the old QUIC
 		// connections, so clients reconnect at once.
 		StatelessResetKey: resetKey,

@@ -239,7 +239,8 @@ func (p *inProcess) stop() error {
 // endpoints, talks to it, and ends it through its context.
 func TestServeInProcess(t *testing.T) {
 	p := startServe(t, "--admin", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"),
-		"--name", "Test server", "--max-text", "10", "--retain", "30d,100")
+		"--name", "Test server", "--max-text", "10", "--retain", "30d,100",
+		"--max-sessions", "1", "--max-rooms", "1")
 	r := p.ready
 	if _, err := lan.CheckHash(r.CertHash); err != nil {
 		t.Fatalf("logged hash %q: %v", r.CertHash, err)
@@ -256,6 +257,18 @@ func TestServeInProcess(t *testing.T) {
 	}
 	if a := s.request(&protocol.Frame{Type: protocol.TypeJoin, Room: "lobby"}); a.Type != protocol.TypeOK {
 		t.Fatalf("join: %+v", a)
+	}
+	if a := s.request(&protocol.Frame{Type: protocol.TypeJoin, Room: "other"}); a.Code != protocol.CodeTooMany {
+		t.Fatalf("a second room with --max-rooms 1: %+v", a)
+	}
+	// --max-sessions 1: the one session holds the server's only slot.
+	if d, err := client.NewWebTransportDialer(r.URL, r.CertHash); err != nil {
+		t.Fatal(err)
+	} else if c, err := d.Dial(context.Background()); !errors.Is(err, client.ErrServerFull) {
+		if c != nil {
+			c.Close(0, "")
+		}
+		t.Fatalf("a second session with --max-sessions 1: %v, want the server full", err)
 	}
 	if a := s.request(&protocol.Frame{Type: protocol.TypeSay, Room: "lobby", Text: strings.Repeat("x", 11)}); a.Code != protocol.CodeTooLarge {
 		t.Fatalf("11 characters with --max-text 10: %+v", a)
