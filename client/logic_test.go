@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -64,6 +65,16 @@ func TestBackoffGrowsWithJitterAndCaps(t *testing.T) {
 	}
 	if d := b.delay(0, &protocol.CloseError{Code: protocol.CloseShutdown}); d > b.Min {
 		t.Fatalf("after 4002: %v, want a quick reconnect", d)
+	}
+	full := fmt.Errorf("client: websocket dial: %w", ErrServerFull)
+	for _, max := range []time.Duration{time.Minute, time.Second} {
+		b := Backoff{Min: 100 * time.Millisecond, Max: max}
+		want := min(ServerFullRetry, max)
+		for n := range 3 {
+			if d := b.delay(n, full); d < want/2 || d > want {
+				t.Fatalf("server full, Max %v: delay(%d) = %v, want in [%v, %v] (Retry-After, not the quick backoff)", max, n, d, want/2, want)
+			}
+		}
 	}
 }
 
