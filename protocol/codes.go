@@ -80,6 +80,7 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// Error returns "code: message".
 func (e *Error) Error() string {
 	return string(e.Code) + ": " + e.Message
 }
@@ -111,6 +112,7 @@ type CloseError struct {
 	Reason string
 }
 
+// Error returns the close code, its name and the reason.
 func (e *CloseError) Error() string {
 	return fmt.Sprintf("session closed: %d %s: %s", uint32(e.Code), e.Code, e.Reason)
 }
