@@ -67,6 +67,7 @@ type ConnectRequest struct {
 type Status struct {
 	State         string          `json:"state"`
 	Transport     string          `json:"transport"` // "webtransport", "websocket", "inprocess" or ""
+	Reason        string          `json:"reason"`    // while reconnecting: why, in words for people ("" otherwise)
 	Name          string          `json:"name"`      // this user's name as the server spells it
 	Server        string          `json:"server"`    // the address connected to
 	ServerName    string          `json:"serverName"`

@@ -96,6 +96,7 @@ type Bridge struct {
 	wg         sync.WaitGroup     // the pump and the senders of the connection
 	state      string
 	transport  string
+	reason     string // while reconnecting: why, for people (Status.Reason)
 	server     string
 	convs      map[string]*conv
 	active     string
@@ -258,6 +259,7 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 	b.server = cfg.Server
 	b.state = string(cl.State())
 	b.transport = cl.Transport()
+	b.reason = ""
 	b.convs = map[string]*conv{}
 	for _, c := range restored {
 		b.convs[c.id] = c
@@ -349,7 +351,7 @@ func (b *Bridge) disconnect(to string) {
 
 func (b *Bridge) setState(state, transport string) {
 	b.mu.Lock()
-	b.state, b.transport = state, transport
+	b.state, b.transport, b.reason = state, transport, ""
 	b.mu.Unlock()
 	b.pushState()
 }
@@ -367,7 +369,7 @@ func (b *Bridge) Status() (Status, error) {
 func (b *Bridge) status(withConvs bool) (Status, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := Status{State: b.state, Transport: b.transport, Server: b.server, Active: b.active, Unread: b.unreadLocked()}
+	s := Status{State: b.state, Transport: b.transport, Reason: b.reason, Server: b.server, Active: b.active, Unread: b.unreadLocked()}
 	if b.cl != nil {
 		info := b.cl.ServerInfo()
 		s.Name, s.ServerName, s.Limits = b.cl.Name(), info.Name, info.Limits
@@ -445,6 +447,27 @@ func uiErr(err error) error {
 }
 
 // messageOf is the human part of an error.
+// reasonOf says for people why a session was lost or a reconnection
+// attempt failed (Status.Reason); the log has the details.
+func reasonOf(err error) string {
+	var ce *protocol.CloseError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, client.ErrServerFull):
+		return "the server is full"
+	case errors.As(err, &ce) && ce.Code == protocol.CloseShutdown:
+		return "the server is restarting"
+	case errors.As(err, &ce) && ce.Code == protocol.CloseTooSlow:
+		return "the connection was too slow"
+	case errors.As(err, &ce) && ce.Code == protocol.CloseRateLimit:
+		return "too many requests"
+	case protocol.CodeOf(err) != "":
+		return messageOf(err) // the server refused the hello: its words
+	}
+	return "the server cannot be reached"
+}
+
 func messageOf(err error) string {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {

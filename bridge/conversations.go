@@ -64,9 +64,12 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 			out = append(out, Event{Kind: EvTyping, Conv: c.id, User: ev.User})
 		}
 	case client.EventState:
-		b.state, b.transport = string(ev.State), ev.Transport
+		b.state, b.transport, b.reason = string(ev.State), ev.Transport, ""
 		if ev.State != client.StateConnected {
 			b.transport = ""
+		}
+		if ev.State == client.StateReconnecting {
+			b.reason = reasonOf(ev.Err)
 		}
 		b.mu.Unlock()
 		b.pushState()
@@ -111,6 +114,16 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 			}
 		}
 	case client.EventError:
+		if ev.State == client.StateReconnecting {
+			// A failed reconnection attempt: the status says why (a toast
+			// per attempt would repeat itself for as long as it lasts).
+			if b.state == string(client.StateReconnecting) {
+				b.reason = reasonOf(ev.Err)
+			}
+			b.mu.Unlock()
+			b.pushState()
+			return
+		}
 		if ev.Err != nil {
 			out = append(out, Event{Kind: EvNotice, Level: "warn", Text: messageOf(ev.Err)})
 		}

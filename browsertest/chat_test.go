@@ -170,8 +170,12 @@ func TestBrowserChat(t *testing.T) {
 		t.Errorf("the background after the emulation ended is %s, want %s", got, light)
 	}
 
-	// A server restart: everyone reconnects; nothing sent is lost or doubled.
-	e.restart()
+	// A server restart: while it is down the status says why it
+	// reconnects; then everyone reconnects; nothing sent is lost or doubled.
+	e.stop()
+	alice.waitFor("the reason of the reconnect", `document.getElementById('conn').dataset.state === 'reconnecting' && document.getElementById('conn-transport').textContent.length > 2`)
+	alice.screenshot("reconnecting")
+	e.start()
 	for _, u := range []*user{alice, bob} {
 		u.waitFor("reconnected", `/^connected/i.test(document.getElementById('conn-text').textContent)`)
 	}

@@ -287,7 +287,7 @@ func (c *Client) supervise(s *session) {
 				return
 			}
 			c.log.Info("reconnect failed", "attempt", attempt+1, "err", err)
-			c.emit(Event{Kind: EventError, Err: err})
+			c.emit(Event{Kind: EventError, State: StateReconnecting, Err: err})
 			cause = err
 		}
 	}

@@ -37,7 +37,9 @@ const (
 	// the same name starts a new one at seq 1. Then History is empty and
 	// that message follows as an EventMessage.
 	EventEpoch EventKind = "epoch"
-	// EventError: something went wrong in the background (Err).
+	// EventError: something went wrong in the background (Err). State is
+	// StateReconnecting when a reconnection attempt failed (the client
+	// tries again after its backoff).
 	EventError EventKind = "error"
 )
 

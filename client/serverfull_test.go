@@ -125,8 +125,8 @@ func TestReconnectWhileServerFull(t *testing.T) {
 	g.unshut()
 	for i := 0; i < 2; i++ { // at least one retry after the first refusal
 		ev := next(t, c, client.EventError)
-		if !errors.Is(ev.Err, client.ErrServerFull) {
-			t.Fatalf("reconnect error %v, want ErrServerFull", ev.Err)
+		if !errors.Is(ev.Err, client.ErrServerFull) || ev.State != client.StateReconnecting {
+			t.Fatalf("reconnect error %v (state %q), want ErrServerFull marked as a failed reconnection attempt", ev.Err, ev.State)
 		}
 	}
 	hog.Close()

@@ -60,3 +60,13 @@ export function stateLabel(state) {
       return 'Not connected';
   }
 }
+
+/**
+ * connDetail is the small text beside the connection state: why, while
+ * reconnecting (when the bridge knows), else the transport.
+ */
+export function connDetail(status) {
+  if (!status) return '';
+  if (status.state === 'reconnecting' && status.reason) return String(status.reason);
+  return status.transport ? String(status.transport) : '';
+}

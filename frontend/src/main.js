@@ -6,7 +6,7 @@ import * as api from './api.js';
 import * as S from './state.js';
 import { el, clear, setText } from './dom.js';
 import { keyAction, isBlank, codePoints, mentionTarget } from './compose.js';
-import { stateLabel, size } from './format.js';
+import { stateLabel, connDetail, size } from './format.js';
 import { avatar, convEntry, memberEntry, messageView } from './view.js';
 
 const doc = document;
@@ -219,8 +219,9 @@ function renderStatus() {
   const conn = $('conn');
   conn.dataset.state = s.state || 'idle';
   setText($('conn-text'), stateLabel(s.state));
-  setText($('conn-transport'), s.transport ? `· ${s.transport}` : '');
-  $('conn-transport').title = s.transport ? `Transport: ${s.transport}` : '';
+  const detail = connDetail(s);
+  setText($('conn-transport'), detail ? `· ${detail}` : '');
+  $('conn-transport').title = s.transport ? `Transport: ${s.transport}` : detail ? `Reconnecting: ${detail}` : '';
   setText($('server-name'), s.serverName || s.server || '');
   setText($('me-name'), s.name || settings.name || '');
   clear($('me-avatar'));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keyAction, isBlank, codePoints, mentionTarget } from '../src/compose.js';
+import { connDetail } from '../src/format.js';
 
 test('Enter sends, Shift+Enter is a new line', () => {
   assert.equal(keyAction({ key: 'Enter' }), 'send');
@@ -30,4 +31,12 @@ test('@name hints the member a line goes to privately', () => {
   assert.equal(mentionTarget('@Bob', members), '');
   assert.equal(mentionTarget('hi @Bob you', members), '');
   assert.equal(mentionTarget('@nobody hi', members), '');
+});
+
+test('the connection detail: the transport, or why while reconnecting', () => {
+  assert.equal(connDetail({ state: 'connected', transport: 'webtransport', reason: '' }), 'webtransport');
+  assert.equal(connDetail({ state: 'reconnecting', transport: '', reason: 'the server is full' }), 'the server is full');
+  assert.equal(connDetail({ state: 'reconnecting', transport: '', reason: '' }), '');
+  assert.equal(connDetail({ state: 'connected', transport: 'websocket', reason: 'stale' }), 'websocket');
+  assert.equal(connDetail(null), '');
 });
