@@ -168,9 +168,14 @@ type Reader struct {
 	buf []byte
 }
 
+// readerBuffer is a Reader's read buffer. Every session keeps one for as
+// long as it lasts, so it is small: chat frames fit in it, and a longer
+// line is gathered from several reads (up to MaxFrame).
+const readerBuffer = 4 << 10
+
 // NewReader returns a Reader of frames from r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 16<<10)}
+	return &Reader{br: bufio.NewReaderSize(r, readerBuffer)}
 }
 
 // Next returns the JSON text of the next frame, without its line feed. The

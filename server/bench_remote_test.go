@@ -58,64 +58,7 @@ func benchRemote(b *testing.B, members, imageBytes int, ws bool) {
 		Addr: ts.addr, Hash: ts.hash, Room: "bench",
 		Members: members, Rate: rate, Messages: b.N * rate, ImageBytes: imageBytes, WebSocket: ws,
 	}
-	confJSON, _ := json.Marshal(conf)
-	var cmd *exec.Cmd
-	if pinned {
-		cmd = exec.Command("taskset", "-c", "1", os.Args[0])
-	} else {
-		cmd = exec.Command(os.Args[0])
-	}
-	cmd.Env = append(os.Environ(), loadgenEnv+"="+string(confJSON))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(waitTimeout):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	lines := make(chan string, 4)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	next := func(want string) string {
-		b.Helper()
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				b.Fatalf("load generator ended before %q: %s", want, stderr.String())
-			}
-			if want != "" && l != want {
-				b.Fatalf("load generator: want %q, got %s (stderr: %s)", want, l, stderr.String())
-			}
-			return l
-		case <-time.After(2 * time.Minute):
-			b.Fatalf("load generator: no %q in time", want)
-		}
-		return ""
-	}
+	next, stdin := startLoadgen(b, conf, pinned)
 	next("ready")
 
 	var ms0, ms1 runtime.MemStats
@@ -166,6 +109,74 @@ func benchRemote(b *testing.B, members, imageBytes int, ws bool) {
 	if imageBytes > 0 {
 		b.ReportMetric(float64(res.Images), "images")
 	}
+}
+
+// startLoadgen starts the load generator (this test binary, see TestMain)
+// with conf, on CPU 1 when pinned. next returns its next stdout line,
+// failing the benchmark if it is not want (any line for ""); a line on
+// stdin is its "go".
+func startLoadgen(b *testing.B, conf loadConf, pinned bool) (next func(want string) string, stdin io.WriteCloser) {
+	b.Helper()
+	confJSON, _ := json.Marshal(conf)
+	var cmd *exec.Cmd
+	if pinned {
+		cmd = exec.Command("taskset", "-c", "1", os.Args[0])
+	} else {
+		cmd = exec.Command(os.Args[0])
+	}
+	cmd.Env = append(os.Environ(), loadgenEnv+"="+string(confJSON))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(waitTimeout):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	lines := make(chan string, 4)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	wait := max(2*time.Minute, time.Duration(conf.SetupSecs+30)*time.Second)
+	next = func(want string) string {
+		b.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				b.Fatalf("load generator ended before %q: %s", want, stderr.String())
+			}
+			if want != "" && l != want {
+				b.Fatalf("load generator: want %q, got %s (stderr: %s)", want, l, stderr.String())
+			}
+			return l
+		case <-time.After(wait):
+			b.Fatalf("load generator: no %q in time", want)
+		}
+		return ""
+	}
+	return next, stdin
 }
 
 // pinServer pins every thread of this process to CPU 0 and sets

@@ -44,6 +44,8 @@ type loadConf struct {
 	Messages   int  // messages to send in all
 	ImageBytes int  // > 0: another session uploads an image of this size every second (WebTransport only)
 	WebSocket  bool // the WebSocket fallback instead of WebTransport
+	RoomSize   int  // > 0: member i joins room Room-(i/RoomSize) instead of Room (idle sessions spread over rooms)
+	SetupSecs  int  // the run's time limit in seconds (0: 120)
 }
 
 // loadResult is what a load generator reports.
@@ -126,7 +128,7 @@ func (ls *loadSession) close() {
 	ls.sess.CloseWithError(0, "")
 }
 
-func loadDial(ctx context.Context, conf loadConf, name string) (*loadSession, error) {
+func loadDial(ctx context.Context, conf loadConf, name, room string) (*loadSession, error) {
 	ls := &loadSession{}
 	if conf.WebSocket {
 		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: pinned(conf.Hash)}}
@@ -151,7 +153,7 @@ func loadDial(ctx context.Context, conf loadConf, name string) (*loadSession, er
 		}
 		ls.sess, ls.ctrl, ls.r = sess, ctrl, protocol.NewReader(ctrl)
 	}
-	hello := fmt.Sprintf(`{"type":"hello","id":1,"v":1,"name":%q}`+"\n"+`{"type":"join","id":2,"room":%q}`+"\n", name, conf.Room)
+	hello := fmt.Sprintf(`{"type":"hello","id":1,"v":1,"name":%q}`+"\n"+`{"type":"join","id":2,"room":%q}`+"\n", name, room)
 	if err := ls.write([]byte(hello)); err != nil {
 		return nil, fmt.Errorf("%s: hello: %w", name, err)
 	}
@@ -177,7 +179,11 @@ func cpuNow() time.Duration {
 }
 
 func runLoad(conf loadConf, res *loadResult) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	limit := 2 * time.Minute
+	if conf.SetupSecs > 0 {
+		limit = time.Duration(conf.SetupSecs) * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	// The parent's "go" line; end at once if the parent goes away (its
 	// end of stdin closes), whatever the generator is doing.
@@ -204,7 +210,11 @@ func runLoad(conf loadConf, res *loadResult) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ls, err := loadDial(ctx, conf, fmt.Sprintf("m%04d", i))
+			room := conf.Room
+			if conf.RoomSize > 0 {
+				room = fmt.Sprintf("%s-%d", conf.Room, i/conf.RoomSize)
+			}
+			ls, err := loadDial(ctx, conf, fmt.Sprintf("m%05d", i), room)
 			setupMu.Lock()
 			defer setupMu.Unlock()
 			if err != nil {
@@ -225,14 +235,14 @@ func runLoad(conf loadConf, res *loadResult) error {
 	if setupErr != nil {
 		return setupErr
 	}
-	sender, err := loadDial(ctx, conf, "sender")
+	sender, err := loadDial(ctx, conf, "sender", conf.Room)
 	if err != nil {
 		return err
 	}
 	defer sender.close()
 	var imager *loadSession
 	if conf.ImageBytes > 0 {
-		if imager, err = loadDial(ctx, conf, "imager"); err != nil {
+		if imager, err = loadDial(ctx, conf, "imager", conf.Room); err != nil {
 			return err
 		}
 		defer imager.close()
@@ -357,9 +367,11 @@ func runLoad(conf loadConf, res *loadResult) error {
 		res.Sent++
 	}
 	res.SendSecs = time.Since(start).Seconds()
-	select {
-	case <-allIn:
-	case <-time.After(30 * time.Second):
+	if expected > 0 {
+		select {
+		case <-allIn:
+		case <-time.After(30 * time.Second):
+		}
 	}
 	close(stopImages)
 	res.CPUSecs = (cpuNow() - cpu0).Seconds()
