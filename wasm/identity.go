@@ -15,12 +15,11 @@ import (
 	"parley/internal/jsinterop"
 )
 
-// IndexedDB names of the identity key.
+// The identity key's place in IndexedDB (idb.go), and how long a
+// signature may take.
 const (
-	idbName    = "parley"
-	idbStore   = "keys"
-	idbKey     = "identity"
-	signWithin = 10 * time.Second
+	idbIdentityKey = "identity"
+	signWithin     = 10 * time.Second
 )
 
 // webCryptoSigner is a crypto.Signer over a non-extractable WebCrypto
@@ -149,87 +148,10 @@ func signerOf(ctx context.Context, pair js.Value) (*webCryptoSigner, error) {
 	return &webCryptoSigner{priv: priv, pub: ed25519.PublicKey(b)}, nil
 }
 
-// idbRequest waits for an IDBRequest (or, with complete, an
-// IDBTransaction) to succeed or fail. Its handlers only send on a
-// buffered channel.
-func idbRequest(ctx context.Context, req js.Value, okEvent string) (js.Value, error) {
-	type result struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan result, 1)
-	send := func(r result) {
-		select {
-		case ch <- r:
-		default:
-		}
-	}
-	ok := js.FuncOf(func(js.Value, []js.Value) any {
-		if okEvent == "onsuccess" {
-			send(result{v: req.Get("result")})
-		} else {
-			send(result{})
-		}
-		return nil
-	})
-	fail := js.FuncOf(func(js.Value, []js.Value) any {
-		msg := "IndexedDB request failed"
-		if e := req.Get("error"); e.Type() == js.TypeObject {
-			msg = jsinterop.ErrorOf(e).Error()
-		}
-		send(result{err: errors.New(msg)})
-		return nil
-	})
-	req.Set(okEvent, ok)
-	req.Set("onerror", fail)
-	if okEvent == "oncomplete" {
-		req.Set("onabort", fail)
-	}
-	select {
-	case r := <-ch:
-		// Detach before releasing: a transaction whose request failed
-		// also fires onabort afterwards.
-		for _, ev := range []string{okEvent, "onerror", "onabort"} {
-			req.Set(ev, js.Null())
-		}
-		ok.Release()
-		fail.Release()
-		return r.v, r.err
-	case <-ctx.Done():
-		// The handlers stay (never released) so that a late event finds them.
-		return js.Undefined(), ctx.Err()
-	}
-}
-
-func idbOpen(ctx context.Context) (js.Value, error) {
-	idb := js.Global().Get("indexedDB")
-	if idb.Type() != js.TypeObject {
-		return js.Undefined(), errors.New("wasm: no IndexedDB")
-	}
-	var req js.Value
-	if err := jsinterop.Try(func() { req = idb.Call("open", idbName, 1) }); err != nil {
-		return js.Undefined(), err
-	}
-	upgrade := js.FuncOf(func(js.Value, []js.Value) any {
-		_ = jsinterop.Try(func() {
-			db := req.Get("result")
-			if !db.Get("objectStoreNames").Call("contains", idbStore).Bool() {
-				db.Call("createObjectStore", idbStore)
-			}
-		})
-		return nil
-	})
-	req.Set("onupgradeneeded", upgrade)
-	db, err := idbRequest(ctx, req, "onsuccess")
-	req.Set("onupgradeneeded", js.Null())
-	upgrade.Release()
-	return db, err
-}
-
 func idbGet(ctx context.Context, db js.Value) (js.Value, error) {
 	var req js.Value
 	if err := jsinterop.Try(func() {
-		req = db.Call("transaction", idbStore, "readonly").Call("objectStore", idbStore).Call("get", idbKey)
+		req = db.Call("transaction", idbKeys, "readonly").Call("objectStore", idbKeys).Call("get", idbIdentityKey)
 	}); err != nil {
 		return js.Undefined(), err
 	}
@@ -239,8 +161,8 @@ func idbGet(ctx context.Context, db js.Value) (js.Value, error) {
 func idbAdd(ctx context.Context, db js.Value, pair js.Value) error {
 	var tx js.Value
 	if err := jsinterop.Try(func() {
-		tx = db.Call("transaction", idbStore, "readwrite")
-		tx.Call("objectStore", idbStore).Call("add", pair, idbKey)
+		tx = db.Call("transaction", idbKeys, "readwrite")
+		tx.Call("objectStore", idbKeys).Call("add", pair, idbIdentityKey)
 	}); err != nil {
 		return err
 	}

@@ -46,6 +46,14 @@ func main() {
 	if id != nil {
 		opts.Identity = id
 	}
+	// The history cache: the page shows the past of its conversations at
+	// Connect, before the server answers. A guest's private chats are
+	// never kept (the bridge's rule). Without IndexedDB, no cache.
+	if cache, err := openIDBCache(ctx); err != nil {
+		log.Warn("parley: no history cache", "err", err)
+	} else {
+		opts.Cache = cache
+	}
 	b := bridge.New(opts)
 	api := newAPI(b, ev, id, persistent)
 	exports := api.export()
@@ -86,16 +94,18 @@ func pageConfigOf(v js.Value) *pageConfig {
 // dial opens a client. To the page's own server it uses the URLs the
 // server gave and refreshes the certificate hash from /config.json before
 // every reconnection (a self-signed certificate is renewed on the server
-// without a restart of the page).
+// without a restart of the page); a server that cannot be reached is
+// dialed again for FirstDialRetry (it served the page: it is restarting).
 func (p *pageConfig) dial(ctx context.Context, cfg client.Config) (*client.Client, error) {
-	if cfg.Dialer == nil && p.Server != "" && cfg.Server == p.Server {
-		d := &client.BrowserDialer{WebTransportURL: p.WebTransport, WebSocketURL: p.WebSocket, WebTransportTimeout: cfg.FallbackAfter}
-		if cfg.CertHash != "" {
-			d.CertHashes = []string{cfg.CertHash}
-		}
-		cfg.Dialer = &refreshingDialer{d: d}
+	if cfg.Dialer != nil || p.Server == "" || cfg.Server != p.Server {
+		return client.Dial(ctx, cfg)
 	}
-	return client.Dial(ctx, cfg)
+	d := &client.BrowserDialer{WebTransportURL: p.WebTransport, WebSocketURL: p.WebSocket, WebTransportTimeout: cfg.FallbackAfter}
+	if cfg.CertHash != "" {
+		d.CertHashes = []string{cfg.CertHash}
+	}
+	cfg.Dialer = &refreshingDialer{d: d}
+	return retryDial(ctx, FirstDialRetry, func(ctx context.Context) (*client.Client, error) { return client.Dial(ctx, cfg) })
 }
 
 // refreshingDialer re-reads the certificate hash before each redial. The
