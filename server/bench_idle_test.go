@@ -33,6 +33,9 @@ func BenchmarkIdleSessions(b *testing.B) {
 	}
 	ts := startServer(b, server.Config{Rate: -1, MaxSessions: n + 10})
 	pinned := pinServer(b)
+	if os.Getenv("PARLEY_BENCH_PROFILE") != "" {
+		runtime.MemProfileRate = 4096 // a finer heap profile of the sessions
+	}
 	before := serverMemory()
 	conf := loadConf{Addr: ts.addr, Hash: ts.hash, Room: "idle", Members: n, Rate: 1, RoomSize: 20, SetupSecs: 600}
 	next, stdin := startLoadgen(b, conf, pinned)
@@ -70,6 +73,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 	per := func(a, b uint64) float64 { return float64(int64(a)-int64(b)) / float64(n) }
 	b.ReportMetric(float64(n), "sessions")
 	b.ReportMetric(per(after.goBytes, before.goBytes)/1024, "go-KiB/session")
+	b.ReportMetric(per(after.stack, before.stack)/1024, "stack-KiB/session")
 	b.ReportMetric(per(after.rss, before.rss)/1024, "rss-KiB/session")
 	b.ReportMetric(float64(int64(after.rss)-int64(before.rss))/(1<<20), "rss-MiB")
 	b.ReportMetric(float64(after.goroutines-before.goroutines)/float64(n), "goroutines/session")
@@ -78,6 +82,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 // memory is what the server process holds.
 type memory struct {
 	goBytes    uint64 // heap in use and goroutine stacks, after a GC
+	stack      uint64 // goroutine stacks
 	rss        uint64 // resident set, bytes
 	goroutines int
 }
@@ -86,7 +91,7 @@ func serverMemory() memory {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	m := memory{goBytes: ms.HeapInuse + ms.StackInuse, goroutines: runtime.NumGoroutine()}
+	m := memory{goBytes: ms.HeapInuse + ms.StackInuse, stack: ms.StackInuse, goroutines: runtime.NumGoroutine()}
 	if f, err := os.Open("/proc/self/status"); err == nil {
 		defer f.Close()
 		sc := bufio.NewScanner(f)
