@@ -4,44 +4,13 @@ package bridge
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"parley/client"
+	"parley/internal/clienttest"
 	"parley/protocol"
 )
-
-// gatedDialer holds every dial while shut.
-type gatedDialer struct {
-	inner client.Dialer
-	mu    sync.Mutex
-	open  chan struct{}
-}
-
-func (g *gatedDialer) shut() {
-	g.mu.Lock()
-	g.open = make(chan struct{})
-	g.mu.Unlock()
-}
-
-func (g *gatedDialer) unshut() {
-	g.mu.Lock()
-	close(g.open)
-	g.mu.Unlock()
-}
-
-func (g *gatedDialer) Dial(ctx context.Context) (client.Conn, error) {
-	g.mu.Lock()
-	open := g.open
-	g.mu.Unlock()
-	select {
-	case <-open:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	return g.inner.Dial(ctx)
-}
 
 // While reconnecting, the status says why — the server restarting, then
 // full — and failed attempts are not toasted one by one; once connected,
@@ -55,8 +24,7 @@ func TestReconnectReasonInStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gatedDialer{inner: inner, open: make(chan struct{})}
-	close(g.open)
+	g := clienttest.NewGatedDialer(inner)
 	rec := newRecorder()
 	b := New(Options{Emit: rec.emit, ClientName: "parley-bridge-test/1",
 		Dial: func(ctx context.Context, cfg client.Config) (*client.Client, error) {
@@ -67,14 +35,14 @@ func TestReconnectReasonInStatus(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 	connect(t, b, ts, "Alice", "lobby")
 
-	g.shut()
+	g.Shut()
 	ts.stop() // 4002: the server is shutting down
 	rec.waitFor(t, "reconnecting, the server restarting", func(ev Event) bool {
 		return ev.Kind == EvState && ev.Status.State == StateReconnecting && ev.Status.Reason == "the server is restarting"
 	})
 	ts.start(ts.addr)
 	hog := goClient(t, ts, "Hog", "") // takes the only session slot
-	g.unshut()
+	g.Unshut()
 	rec.waitFor(t, "reconnecting, the server full", func(ev Event) bool {
 		return ev.Kind == EvState && ev.Status.State == StateReconnecting && ev.Status.Reason == "the server is full"
 	})

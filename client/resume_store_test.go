@@ -3,61 +3,14 @@
 package client_test
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"parley/client"
+	"parley/internal/clienttest"
 	"parley/internal/sqlitestore"
 	"parley/server"
 )
-
-// gatedDialer dials through inner while its gate is open; while shut, Dial
-// waits for the gate (or ctx), so a test decides when a client reconnects.
-type gatedDialer struct {
-	inner client.Dialer
-	mu    sync.Mutex
-	open  chan struct{} // closed while the gate is open
-}
-
-func newGatedDialer(inner client.Dialer) *gatedDialer {
-	g := &gatedDialer{inner: inner, open: make(chan struct{})}
-	close(g.open)
-	return g
-}
-
-func (g *gatedDialer) shut() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	select {
-	case <-g.open:
-		g.open = make(chan struct{})
-	default:
-	}
-}
-
-func (g *gatedDialer) unshut() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	select {
-	case <-g.open:
-	default:
-		close(g.open)
-	}
-}
-
-func (g *gatedDialer) Dial(ctx context.Context) (client.Conn, error) {
-	g.mu.Lock()
-	open := g.open
-	g.mu.Unlock()
-	select {
-	case <-open:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	return g.inner.Dial(ctx)
-}
 
 // TestResumeAfterRestartOnDurableStore is the crash test's watcher, made
 // deterministic: a server on the SQLite store restarts; the sender sends
@@ -81,7 +34,7 @@ func TestResumeAfterRestartOnDurableStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate := newGatedDialer(inner)
+	gate := clienttest.NewGatedDialer(inner)
 	sender := ts.dial(t, "Sender")
 	watcher := ts.dial(t, "Watcher", func(c *client.Config) { c.Dialer = gate })
 	for _, c := range []*client.Client{sender, watcher} {
@@ -116,14 +69,14 @@ func TestResumeAfterRestartOnDurableStore(t *testing.T) {
 	say(1, 5)
 	expect(1, 5)
 
-	gate.shut()
+	gate.Shut()
 	ts.stop() // sessions closed with 4002; the watcher cannot reconnect yet
 	startServer(t, ts.addr, server.Config{Store: st, TLS: tlsConf})
 	say(6, 15) // the sender reconnected; the watcher has not
 	if s := watcher.State(); s == client.StateConnected {
 		t.Fatalf("the watcher is %v before its gate opened", s)
 	}
-	gate.unshut()
+	gate.Unshut()
 	say(16, 20) // racing the watcher's resume
 	expect(6, 20)
 	noMessageBefore(t, watcher, sayMarker(t, sender, "r"))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"parley/client"
+	"parley/internal/clienttest"
 	"parley/server"
 )
 
@@ -106,14 +107,14 @@ func TestReconnectWhileServerFull(t *testing.T) {
 	wt, _ := client.NewWebTransportDialer(ts.addr, ts.hash)
 	ws, _ := client.NewWebSocketDialer(ts.addr, ts.hash)
 	last := &lastConnDialer{d: &client.FallbackDialer{Primary: wt, Fallback: ws}}
-	g := newGatedDialer(last)
+	g := clienttest.NewGatedDialer(last)
 	c := ts.dial(t, "Ann", func(cfg *client.Config) { cfg.Dialer = g })
 	if _, err := c.Join(ctxT(t), "lobby"); err != nil {
 		t.Fatal(err)
 	}
 
 	// Hold the client's redials, lose its session, and take its slot.
-	g.shut()
+	g.Shut()
 	last.mu.Lock()
 	lost := last.last
 	last.mu.Unlock()
@@ -122,7 +123,7 @@ func TestReconnectWhileServerFull(t *testing.T) {
 	hog := ts.dialUntilAdmitted(t, "Hog")
 
 	// Let the client redial: the server is full.
-	g.unshut()
+	g.Unshut()
 	for i := 0; i < 2; i++ { // at least one retry after the first refusal
 		ev := next(t, c, client.EventError)
 		if !errors.Is(ev.Err, client.ErrServerFull) || ev.State != client.StateReconnecting {
