@@ -112,6 +112,10 @@ type Bridge struct {
 	openKey   string
 	openDirty bool
 	openGuest bool
+	// restoring: the conversations shown from the history cache while
+	// Connect dials (not in convs yet); Status lists them and SetActive
+	// accepts them, so that the UI keeps what it shows.
+	restoring []*conv
 }
 
 // conv is one conversation as the bridge keeps it.
@@ -239,6 +243,9 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 	guest := cfg.Identity == nil
 	rooms, rec := b.recall(cfg.Server, room, guest)
 	restored := b.restore(cfg, rooms, rec.Privates)
+	b.mu.Lock()
+	b.restoring = restored
+	b.mu.Unlock()
 	dial := b.opts.Dial
 	if dial == nil {
 		dial = client.Dial
@@ -247,6 +254,9 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 	cl, err := dial(ctx, cfg)
 	cancel()
 	if err != nil {
+		b.mu.Lock()
+		b.restoring, b.active = nil, ""
+		b.mu.Unlock()
 		b.unrestore(restored)
 		b.setState(StateOffline, "")
 		return Status{}, uiErr(err)
@@ -264,6 +274,7 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 	for _, c := range restored {
 		b.convs[c.id] = c
 	}
+	b.restoring = nil
 	b.active = ""
 	b.open, b.openKey, b.openGuest, b.openDirty = rec.clone(), ServerKey(cfg.Server), guest, false
 	// The private chats to open: those open from the cache, and those
@@ -378,6 +389,11 @@ func (b *Bridge) status(withConvs bool) (Status, error) {
 		s.Conversations = make([]Conversation, 0, len(b.convs))
 		for _, c := range b.convs {
 			s.Conversations = append(s.Conversations, c.view())
+		}
+		for _, c := range b.restoring {
+			if b.convs[c.id] == nil {
+				s.Conversations = append(s.Conversations, c.view())
+			}
 		}
 	}
 	return s, nil

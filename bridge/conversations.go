@@ -630,6 +630,17 @@ func (b *Bridge) ServerRooms() ([]RoomEntry, error) {
 	return out, nil
 }
 
+// isRestoringLocked says whether id is shown from the cache while Connect
+// dials (b.restoring). Called with b.mu held.
+func (b *Bridge) isRestoringLocked(id string) bool {
+	for _, c := range b.restoring {
+		if c.id == id {
+			return true
+		}
+	}
+	return false
+}
+
 // SetActive says which conversation is on screen and whether the window
 // has the focus; the active conversation of a focused window has no
 // unread messages.
@@ -643,8 +654,8 @@ func (b *Bridge) SetActive(id string, focused bool) (Status, error) {
 			v := c.view()
 			ev = append(ev, Event{Kind: EvConversation, Conv: id, Conversation: &v})
 		}
-	} else if id == "" {
-		b.active = ""
+	} else if id == "" || b.isRestoringLocked(id) {
+		b.active = id // a conversation shown from the cache while Connect dials
 	}
 	b.focused = focused
 	b.mu.Unlock()
