@@ -16,8 +16,8 @@ import (
 
 // CacheStore is where the history cache keeps its entries between runs: a
 // value (JSON text) under a key of lower-case hex digits and "/". The
-// desktop's is a directory of files (NewFileCache); the browser shell may
-// plug in localStorage or IndexedDB. Get returns nil, nil for a missing
+// desktop's is a directory of files (NewFileCache); the browser's is a
+// store in IndexedDB (wasm/cache.go). Get returns nil, nil for a missing
 // key. Methods are called from the bridge's cache writer and from Connect,
 // never concurrently for one key.
 type CacheStore interface {

@@ -46,7 +46,8 @@
 // behind to join is dropped quietly. A guest's private messages are never
 // cached. The cache observes the events pushed to the UI and is written by
 // one goroutine at most every CacheFlushEvery and at Disconnect/Close.
-// CacheStore is the seam for another backing store (the browser's).
+// CacheStore is the seam for another backing store (the browser keeps
+// one in IndexedDB: wasm/cache.go).
 // A private chat opened later (OpenPrivate) whose past is cached is
 // checked the same way. A private chat the server no longer lists (it
 // keeps none of a guest's after the guest's session) starts over with

@@ -254,7 +254,6 @@ func TestBrowserHistoryCache(t *testing.T) {
 			t.Errorf("the guest's cache holds a private chat: %s = %.200s", en.Key, en.Text)
 		}
 	}
-	guest.screenshot("guest-cache")
 	for _, u := range []*user{alice, guest} {
 		u.checkClean()
 	}
