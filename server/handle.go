@@ -231,6 +231,8 @@ func (ss *session) join(ctx context.Context, f *protocol.Frame) {
 			return
 		}
 	}
+	// h.room's reference keeps r in the hub until ss is a member, whose
+	// membership then holds it (until h.leave); a repeated join gives it back.
 	r, err := h.room(ctx, key, name)
 	if err != nil {
 		ss.fail(f.ID, err)
@@ -240,6 +242,9 @@ func (ss *session) join(ctx context.Context, f *protocol.Frame) {
 	r.fanMu.Lock()
 	m := r.members[ss]
 	fresh := m == nil // this join makes ss a member (not a repeated join)
+	if !fresh {
+		defer h.releaseRoom(r)
+	}
 	if fresh {
 		m = &member{ss: ss}
 		r.members[ss] = m
@@ -407,18 +412,27 @@ func (ss *session) leave(f *protocol.Frame) {
 	ss.reply(&protocol.Frame{Type: protocol.TypeOK, ID: f.ID, Room: r.name})
 }
 
-// leave takes ss out of r, telling the others when its user's last session left.
+// leave takes ss out of r, telling the others when its user's last session
+// left, and gives back the reference the membership held (the last one
+// lets the hub forget r).
 func (h *hub) leave(ss *session, r *room) {
+	if h.unmember(ss, r) {
+		h.releaseRoom(r)
+	}
+}
+
+// unmember is leave under r.fanMu: it reports whether ss was a member.
+func (h *hub) unmember(ss *session, r *room) bool {
 	u := ss.user.Load()
 	r.fanMu.Lock()
 	defer r.fanMu.Unlock()
 	if r.members[ss] == nil {
-		return
+		return false
 	}
 	delete(r.members, ss)
 	r.userCount[u.key]--
 	if r.userCount[u.key] > 0 {
-		return
+		return true
 	}
 	delete(r.userCount, u.key)
 	delete(r.userName, u.key)
@@ -429,6 +443,7 @@ func (h *hub) leave(ss *session, r *room) {
 	for _, m := range r.members {
 		r.deliver(m, ev, h.s.cfg.QueueSize)
 	}
+	return true
 }
 
 func (ss *session) users(f *protocol.Frame) {

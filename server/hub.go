@@ -24,13 +24,23 @@ import (
 // room.fanMu guards a room's members and its durable seq, and is held
 // while a room message fans out; hub.mu guards the maps below and each
 // user's session set.
+//
+// Rooms and private conversations are live state only (the store keeps
+// their history, seq and epoch), so the hub forgets them when unused (see
+// refs): a room with no member and no operation in flight, an identity's
+// private conversation with neither user online and no post in flight. A
+// reference is taken under hub.mu (a read lock is enough: refs is atomic)
+// when the object is looked up in the map, and the object leaves the map
+// only under hub.mu's write lock with refs at zero; so a lookup racing a
+// drop either holds the old object (which then stays) or makes a new one,
+// which loads from the store after every Append of the old one completed.
 type hub struct {
 	s *Server
 
 	mu    sync.RWMutex
 	users map[string]*user  // online users by folded name
-	rooms map[string]*room  // by folded name; kept once created
-	pairs map[ConvID]*pconv // private conversations in use
+	rooms map[string]*room  // by folded name; while members or operations hold them
+	pairs map[ConvID]*pconv // private conversations in use (see settlePair)
 	// dropping: a guest's private conversations whose Store.DropConv has
 	// not finished; the channel is closed when it has. A conversation
 	// of the same pair made meanwhile waits for it before loading.
@@ -61,7 +71,10 @@ type user struct {
 
 	// under hub.mu:
 	sessions map[*session]struct{}
-	pairs    map[ConvID]struct{} // a guest's private conversations, dropped when it leaves
+	// pairs are the private conversations of h.pairs this user is in: a
+	// guest's are dropped (from the store too) when it leaves; an
+	// identity's are forgotten from memory when the other user is gone too.
+	pairs map[ConvID]struct{}
 }
 
 // seqConv is a conversation's sequence: the seq last assigned and the
@@ -75,6 +88,14 @@ type seqConv struct {
 	name   string
 	reload atomic.Bool     // a store failure: reload before assigning again
 	after  <-chan struct{} // nil, or closed when the previous conversation's drop finished
+
+	// refs counts what holds the object in the hub's map: a room's
+	// members, and every operation between its lookup and its end (a
+	// post until its Append completed and fanned out, a join until its
+	// member is added). It is raised only under hub.mu (read or write
+	// lock) by a map lookup, and the object leaves the map only under
+	// hub.mu's write lock when refs is zero.
+	refs atomic.Int64
 }
 
 // load reads the conversation's state from the store if needed. Called with c.mu held.
@@ -125,28 +146,44 @@ type member struct {
 type pconv struct {
 	seqConv
 	a, b string // folded names
+
+	// under hub.mu:
+	dead bool          // a guest's conversation taken out of the map to be dropped
+	idle chan struct{} // nil, or closed when a dead conversation's last post ended
 }
 
-// room returns the room with folded name key, creating and loading it.
+// room returns the room with folded name key, creating and loading it,
+// with a reference the caller gives back with releaseRoom (or hands to the
+// membership it makes).
 func (h *hub) room(ctx context.Context, key, name string) (*room, error) {
-	h.mu.Lock()
+	h.mu.RLock()
 	r := h.rooms[key]
-	if r == nil {
-		r = &room{
-			seqConv:   seqConv{id: RoomConv(key)},
-			key:       key,
-			members:   make(map[*session]*member),
-			userCount: make(map[string]int),
-			userName:  make(map[string]string),
-		}
-		h.rooms[key] = r
+	if r != nil {
+		r.refs.Add(1)
 	}
-	h.mu.Unlock()
+	h.mu.RUnlock()
+	if r == nil {
+		h.mu.Lock()
+		r = h.rooms[key]
+		if r == nil {
+			r = &room{
+				seqConv:   seqConv{id: RoomConv(key)},
+				key:       key,
+				members:   make(map[*session]*member),
+				userCount: make(map[string]int),
+				userName:  make(map[string]string),
+			}
+			h.rooms[key] = r
+		}
+		r.refs.Add(1)
+		h.mu.Unlock()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.loaded {
 		st, err := r.load(ctx, h.s.store, name)
 		if err != nil {
+			h.releaseRoom(r)
 			return nil, err
 		}
 		r.fanMu.Lock()
@@ -156,14 +193,44 @@ func (h *hub) room(ctx context.Context, key, name string) (*room, error) {
 	return r, nil
 }
 
-// findRoom returns the room with folded name key if it exists.
+// findRoom returns the room with folded name key if it exists, without a
+// reference: only for reading what a room's members keep alive (a room
+// that is dropped has none).
 func (h *hub) findRoom(key string) *room {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.rooms[key]
 }
 
-// pair returns the private conversation of the users a and b (folded).
+// acquireRoom returns the room with folded name key with a reference, or
+// nil if the hub holds no such room.
+func (h *hub) acquireRoom(key string) *room {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	r := h.rooms[key]
+	if r != nil {
+		r.refs.Add(1)
+	}
+	return r
+}
+
+// releaseRoom gives back a reference to r; the last one drops r from the
+// map (its members hold references, so only a room nobody is in goes).
+// Never called with hub.mu held; may be called with r.mu or r.fanMu held.
+func (h *hub) releaseRoom(r *room) {
+	if r.refs.Add(-1) > 0 {
+		return
+	}
+	h.mu.Lock()
+	// refs is raised only under hub.mu: zero now, it stays zero until Unlock.
+	if r.refs.Load() == 0 && h.rooms[r.key] == r {
+		delete(h.rooms, r.key)
+	}
+	h.mu.Unlock()
+}
+
+// pair returns the private conversation of the users a and b (folded),
+// with a reference the caller gives back with releasePair.
 func (h *hub) pair(a, b string) *pconv {
 	id := PairConv(a, b)
 	h.mu.Lock()
@@ -173,13 +240,64 @@ func (h *hub) pair(a, b string) *pconv {
 		p = &pconv{seqConv: seqConv{id: id, after: h.dropping[id]}, a: a, b: b}
 		h.pairs[id] = p
 	}
-	// A guest's private conversations end with its session.
+	p.refs.Add(1)
+	// The users online keep the conversation in memory (a guest's ends
+	// with its session).
 	for _, k := range []string{a, b} {
-		if u := h.users[k]; u != nil && u.guest {
+		if u := h.users[k]; u != nil {
 			u.pairs[id] = struct{}{}
 		}
 	}
 	return p
+}
+
+// releasePair gives back a reference to p. The last one lets a guest's
+// drop go on (p.idle), or forgets an identities' conversation nobody
+// online is in. Never called with hub.mu held.
+func (h *hub) releasePair(p *pconv) {
+	if p.refs.Add(-1) > 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p.refs.Load() > 0 {
+		return
+	}
+	if p.dead {
+		if p.idle != nil {
+			close(p.idle)
+			p.idle = nil
+		}
+		return
+	}
+	h.settlePair(p)
+}
+
+// settlePair keeps p in the map while one of its users is online (and
+// records it with them, so that the last of them to leave settles it
+// again), or forgets it when neither is and nothing holds it. Called with
+// hub.mu held.
+func (h *hub) settlePair(p *pconv) {
+	if h.pairs[p.id] != p || p.refs.Load() > 0 {
+		return
+	}
+	kept := false
+	for _, k := range []string{p.a, p.b} {
+		if u := h.users[k]; u != nil {
+			u.pairs[p.id] = struct{}{}
+			kept = true
+		}
+	}
+	if !kept {
+		delete(h.pairs, p.id)
+	}
+}
+
+// held returns how many rooms and private conversations the hub holds.
+func (h *hub) held() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.rooms) + len(h.pairs)
 }
 
 // online returns the user with folded name key, or nil.
@@ -217,16 +335,20 @@ func (h *hub) addSession(ss *session, key, name string, pub ed25519.PublicKey) (
 }
 
 // convDrop is a guest's private conversation to drop: wait for prev (an
-// earlier drop of the same pair), drop, then finish.
+// earlier drop of the same pair) and idle (the posts still using the
+// conversation), drop, then finish.
 type convDrop struct {
 	id   ConvID
 	prev chan struct{}
+	idle chan struct{} // nil when no post held the conversation
 	done chan struct{}
 }
 
 // removeSession forgets ss; it returns the guest's private conversations
 // to drop when ss was a guest's session, each marked dropping (so a new
-// conversation of the pair waits for the drop) until finishDrop.
+// conversation of the pair waits for the drop) until finishDrop. The last
+// session of an identity lets its private conversations go from memory
+// where the other user is not online either.
 func (h *hub) removeSession(ss *session, u *user) []convDrop {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -238,15 +360,34 @@ func (h *hub) removeSession(ss *session, u *user) []convDrop {
 		delete(h.users, u.key)
 	}
 	if !u.guest {
+		for id := range u.pairs {
+			if p := h.pairs[id]; p != nil {
+				h.settlePair(p)
+			}
+		}
+		clear(u.pairs)
 		return nil
 	}
 	var drop []convDrop
 	for id := range u.pairs {
 		d := convDrop{id: id, prev: h.dropping[id], done: make(chan struct{})}
+		if p := h.pairs[id]; p != nil {
+			p.dead = true
+			if p.refs.Load() > 0 {
+				p.idle = make(chan struct{})
+				d.idle = p.idle
+			}
+			delete(h.pairs, id)
+		}
+		for _, k := range pairKeys(id) {
+			if o := h.users[k]; o != nil {
+				delete(o.pairs, id)
+			}
+		}
 		h.dropping[id] = d.done
 		drop = append(drop, d)
-		delete(h.pairs, id)
 	}
+	clear(u.pairs)
 	return drop
 }
 

@@ -61,7 +61,11 @@ type MetricsSnapshot struct {
 	Sessions, SessionsTotal, Rooms, Messages, Broadcasts, Deliveries int64
 	BytesIn, BytesOut, Images, Rejected, Panics, RateLimited         int64
 	Refused                                                          int64 // session attempts refused with 503: the server held Config.MaxSessions sessions
-	Drops, Closes, Errors                                            map[string]int64
+	// Conversations is how many rooms and private conversations the hub
+	// holds in memory (in use, or with a user online); unused ones are
+	// forgotten, so it stays bounded by what is in use.
+	Conversations         int64
+	Drops, Closes, Errors map[string]int64
 }
 
 // Metrics returns a snapshot of the server's metrics.
@@ -72,7 +76,7 @@ func (s *Server) Metrics() MetricsSnapshot {
 		Messages: m.messages.Load(), Broadcasts: m.broadcasts.Load(), Deliveries: m.deliveries.Load(),
 		BytesIn: m.bytesIn.Load(), BytesOut: m.bytesOut.Load(), Images: m.images.Load(),
 		Rejected: m.rejected.Load(), Panics: m.panics.Load(), RateLimited: m.rateLimit.Load(),
-		Refused: m.refused.Load(), Drops: map[string]int64{}, Closes: map[string]int64{}, Errors: map[string]int64{},
+		Refused: m.refused.Load(), Conversations: int64(s.hub.held()), Drops: map[string]int64{}, Closes: map[string]int64{}, Errors: map[string]int64{},
 	}
 	m.mu.Lock()
 	for k, v := range m.drops {
@@ -115,6 +119,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 	metric("parley_sessions", "gauge", "Open sessions.", snap.Sessions)
 	metric("parley_sessions_total", "counter", "Sessions opened.", snap.SessionsTotal)
 	metric("parley_rooms", "gauge", "Rooms with members.", snap.Rooms)
+	metric("parley_hub_conversations", "gauge", "Rooms and private conversations held in memory (in use).", snap.Conversations)
 	metric("parley_messages_total", "counter", "Messages stored (room and private).", snap.Messages)
 	metric("parley_broadcasts_total", "counter", "Broadcasts sent.", snap.Broadcasts)
 	metric("parley_deliveries_total", "counter", "Event frames queued to sessions.", snap.Deliveries)

@@ -93,6 +93,9 @@ func (ss *session) post(ctx context.Context, roomName, to string, p *post) {
 		h.inflight[nk] = fl
 		h.nonceMu.Unlock()
 	}
+	// check takes references to the room and the private conversation:
+	// the hub keeps them until the message is durable and fanned out (or
+	// failed), so that nobody loads their seq from the store meanwhile.
 	m, conv, r, pc, err := ss.check(roomName, to, p)
 	if err != nil {
 		ss.release(p, fl, nil, err)
@@ -106,6 +109,7 @@ func (ss *session) post(ctx context.Context, roomName, to string, p *post) {
 	if _, err := conv.load(ctx, ss.srv.store, ""); err != nil {
 		conv.mu.Unlock()
 		ss.finish(p, fl, nil, err)
+		ss.unref(r, pc)
 		return
 	}
 	conv.seq++
@@ -117,6 +121,7 @@ func (ss *session) post(ctx context.Context, roomName, to string, p *post) {
 		if err != nil {
 			conv.reload.Store(true)
 			ss.finish(p, fl, nil, err)
+			ss.unref(r, pc)
 			return
 		}
 		ss.srv.metrics.messages.Add(1)
@@ -126,11 +131,23 @@ func (ss *session) post(ctx context.Context, roomName, to string, p *post) {
 			ss.fanRoom(r, m)
 		}
 		ss.finish(p, fl, m, nil)
+		ss.unref(r, pc)
 	})
 	conv.mu.Unlock()
 }
 
-// check validates a post and makes its message (without conversation and seq).
+// unref gives back the references check took.
+func (ss *session) unref(r *room, pc *pconv) {
+	h := ss.srv.hub
+	if pc != nil {
+		h.releasePair(pc)
+	}
+	h.releaseRoom(r)
+}
+
+// check validates a post and makes its message (without conversation and
+// seq). It returns the room, and the private conversation for a private
+// message, each with a reference (given back with unref); none on error.
 func (ss *session) check(roomName, to string, p *post) (*Message, *seqConv, *room, *pconv, error) {
 	if p.image == nil {
 		if err := protocol.CheckText(p.text, ss.srv.cfg.Limits.Text); err != nil {
@@ -145,10 +162,28 @@ func (ss *session) check(roomName, to string, p *post) (*Message, *seqConv, *roo
 		return nil, nil, nil, nil, err
 	}
 	h := ss.srv.hub
-	u := ss.user.Load()
-	r := h.findRoom(key)
-	if r == nil || !r.isMember(ss) {
+	r := h.acquireRoom(key)
+	if r == nil {
 		return nil, nil, nil, nil, protocol.Errorf(protocol.CodeNotMember, "you are not in %s", name)
+	}
+	m, pc, err := ss.checkIn(r, name, to, p)
+	if err != nil {
+		h.releaseRoom(r)
+		return nil, nil, nil, nil, err
+	}
+	if pc != nil {
+		return m, &pc.seqConv, r, pc, nil
+	}
+	return m, &r.seqConv, r, nil, nil
+}
+
+// checkIn is check once the room is found (and referenced): it returns the
+// message and, for a private one, the conversation with a reference.
+func (ss *session) checkIn(r *room, name, to string, p *post) (*Message, *pconv, error) {
+	h := ss.srv.hub
+	u := ss.user.Load()
+	if !r.isMember(ss) {
+		return nil, nil, protocol.Errorf(protocol.CodeNotMember, "you are not in %s", name)
 	}
 	m := &Message{
 		TS:    ss.srv.cfg.Now().UTC().Truncate(time.Millisecond),
@@ -160,23 +195,22 @@ func (ss *session) check(roomName, to string, p *post) (*Message, *seqConv, *roo
 		Nonce: p.nonce,
 	}
 	if to == "" {
-		return m, &r.seqConv, r, nil, nil
+		return m, nil, nil
 	}
 	toName, err := protocol.CleanName(to)
 	if err != nil {
-		return nil, nil, nil, nil, protocol.Errorf(protocol.CodeNoSuchUser, "no user %s in %s", to, r.name)
+		return nil, nil, protocol.Errorf(protocol.CodeNoSuchUser, "no user %s in %s", to, r.name)
 	}
 	toKey := protocol.Fold(toName)
 	if toKey == u.key {
-		return nil, nil, nil, nil, protocol.Errorf(protocol.CodeBadRequest, "a private message cannot go to yourself")
+		return nil, nil, protocol.Errorf(protocol.CodeBadRequest, "a private message cannot go to yourself")
 	}
 	toUser := h.online(toKey)
 	if toUser == nil || !r.hasUser(toKey) {
-		return nil, nil, nil, nil, protocol.Errorf(protocol.CodeNoSuchUser, "no user %s in %s", toName, r.name)
+		return nil, nil, protocol.Errorf(protocol.CodeNoSuchUser, "no user %s in %s", toName, r.name)
 	}
 	m.To = toUser.name
-	pc := h.pair(u.key, toKey)
-	return m, &pc.seqConv, r, pc, nil
+	return m, h.pair(u.key, toKey), nil
 }
 
 // finish answers a post (and the repeats that waited for it).

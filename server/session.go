@@ -429,10 +429,14 @@ func (ss *session) leaveAll() {
 	}
 	for _, d := range ss.srv.hub.removeSession(ss, u) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if d.prev != nil {
-			select {
-			case <-d.prev:
-			case <-ctx.Done():
+		// An earlier drop of the pair first, then the posts still using
+		// the conversation (so that no Append lands after DropConv).
+		for _, ch := range []chan struct{}{d.prev, d.idle} {
+			if ch != nil {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+				}
 			}
 		}
 		if err := ss.srv.store.DropConv(ctx, d.id); err != nil {
