@@ -45,6 +45,38 @@
 // Config.MaxRooms in join on the reader's own room set. Store.Append may call done inside Append, so done
 // callbacks never take seqConv.mu.
 //
+// # What the hub holds, and when it forgets
+//
+// The hub (hub.go) holds the live state of conversations: a room's
+// members, next seq, epoch and durable seq; a private conversation's next
+// seq and epoch. The store holds the rest, so the hub forgets what is not
+// in use and loads it again (seqConv.load → Store.Conv) when it is:
+//
+//   - a room while it has members or an operation in flight on it;
+//   - an identities' private conversation while either user is online or a
+//     post to it is in flight (user.pairs records it with the users online;
+//     the last of them to leave forgets it);
+//   - a guest's private conversation until the guest's last session ends;
+//     then it leaves the map at once, and Store.DropConv runs once the
+//     posts still using it ended (pconv.idle) and any earlier drop of the
+//     pair finished; a new conversation of the pair waits for that drop
+//     (hub.dropping) before loading.
+//
+// Each room and private conversation counts its references (seqConv.refs):
+// a room's members hold one each, a join holds one from h.room until its
+// member is added, and a say or image holds the room's (and the private
+// conversation's) from the lookup in check until its Append completed and
+// fanned out. A reference is taken only by a lookup in the hub's map under
+// hub.mu (the read lock: refs is atomic); the object leaves the map only
+// under hub.mu's write lock with refs at zero. So a lookup racing a drop
+// either takes a reference to the old object, which then stays, or makes a
+// new one; the new one loads from the store after every Append of the old
+// one completed, and never hands out a seq twice. Lookups that only read
+// (findRoom: users, typing, history, leave, fetch) take no reference: a
+// room they find dropped has no members, which is what they check.
+// Releasing (releaseRoom, releasePair) takes hub.mu, after seqConv.mu in
+// the lock order: a done called inside Append may release.
+//
 // # Performance
 //
 // BenchmarkFanoutRemote (bench_remote_test.go) measures the server alone:

@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -186,7 +188,8 @@ func TestRoomsForgottenWhenLeft(t *testing.T) {
 }
 
 // TestUsersOfForgottenRoom: a room nobody is in answers users with no
-// members, whether the hub still holds it or not.
+// members, whether the hub still holds it or not; parley_hub_conversations
+// counts the rooms held.
 func TestUsersOfForgottenRoom(t *testing.T) {
 	ts := startServer(t, server.Config{})
 	c := dialWT(t, ts)
@@ -200,6 +203,15 @@ func TestUsersOfForgottenRoom(t *testing.T) {
 	c.fails(protocol.CodeNotMember, map[string]any{"type": "say", "room": "quiet", "text": "anyone?"})
 	c.fails(protocol.CodeNotMember, map[string]any{"type": "leave", "room": "quiet"})
 	waitHeld(t, ts, 0, 0)
+
+	c.join("Busy")
+	rec := httptest.NewRecorder()
+	ts.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{"# TYPE parley_hub_conversations gauge\nparley_hub_conversations 1\n", "parley_rooms 1\n"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, rec.Body.String())
+		}
+	}
 }
 
 // TestIdentityPairForgotten: identities' private conversation stays in
