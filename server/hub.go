@@ -230,11 +230,17 @@ func (h *hub) releaseRoom(r *room) {
 }
 
 // pair returns the private conversation of the users a and b (folded),
-// with a reference the caller gives back with releasePair.
-func (h *hub) pair(a, b string) *pconv {
+// with a reference the caller gives back with releasePair, or nil when
+// peer (the user b as the caller found it online) is no longer online: a
+// guest who left meanwhile had its conversations dropped already, and one
+// made now would outlive it in the store.
+func (h *hub) pair(a, b string, peer *user) *pconv {
 	id := PairConv(a, b)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.users[b] != peer {
+		return nil
+	}
 	p := h.pairs[id]
 	if p == nil {
 		p = &pconv{seqConv: seqConv{id: id, after: h.dropping[id]}, a: a, b: b}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"testing"
+	"time"
 
 	"parley/protocol"
 	"parley/server"
@@ -105,8 +106,17 @@ func TestGuestPrivateConversationDropped(t *testing.T) {
 	}
 	g.close()
 	a.eventOf(protocol.TypeLeft)
-	if conv := a.ok(map[string]any{"type": "conversations"}); len(conv.Private) != 0 {
-		t.Fatalf("guest conversation kept: %+v", conv)
+	// The drop follows the left event (it waits for the guest's posts
+	// still being stored): poll for it.
+	for deadline := time.Now().Add(waitTimeout); ; {
+		conv := a.ok(map[string]any{"type": "conversations"})
+		if len(conv.Private) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("guest conversation kept: %+v", conv)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
 	}
 	// The name is free again, and its history is gone.
 	g2 := dialWT(t, ts)

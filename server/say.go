@@ -210,7 +210,11 @@ func (ss *session) checkIn(r *room, name, to string, p *post) (*Message, *pconv,
 		return nil, nil, protocol.Errorf(protocol.CodeNoSuchUser, "no user %s in %s", toName, r.name)
 	}
 	m.To = toUser.name
-	return m, h.pair(u.key, toKey), nil
+	pc := h.pair(u.key, toKey, toUser)
+	if pc == nil {
+		return nil, nil, protocol.Errorf(protocol.CodeNoSuchUser, "%s has left", toName)
+	}
+	return m, pc, nil
 }
 
 // finish answers a post (and the repeats that waited for it).
