@@ -10,6 +10,8 @@ import (
 	"io"
 	"io/fs"
 
+	"golang.org/x/time/rate"
+
 	"parley/protocol"
 )
 
@@ -187,7 +189,14 @@ func (ss *session) upload(head []byte, body *bufio.Reader, stream bool) bool {
 		ss.sendErr(f.ID, err)
 		return false
 	}
-	rest, err := io.CopyN(dst, body, f.Size-sniff)
+	var src io.Reader = body
+	if stream {
+		// An upload on its own QUIC stream is paced (see uploadRate); on
+		// WebSocket it shares the session's one connection, which pacing
+		// would only slow down.
+		src = &pacedReader{r: body, ctx: ctx, lim: rate.NewLimiter(uploadRate, uploadBurst)}
+	}
+	rest, err := io.CopyN(dst, src, f.Size-sniff)
 	ss.srv.metrics.bytesIn.Add(rest)
 	if err != nil {
 		if err == io.EOF {
@@ -391,4 +400,33 @@ func (ss *session) wsFetch(f *protocol.Frame) {
 			ss.close(protocol.CloseCode(ss.wantCode.Load()), "")
 		}
 	})
+}
+
+// Uploads are read at most at uploadRate bytes per second, uploadBurst at
+// a time: with the streams' small receive window this spreads the QUIC
+// stack's work for an image over time, so that it does not hold up the
+// chat's fan-out (DESIGN.md: an image must not delay text).
+const (
+	uploadRate  = 32 << 20
+	uploadBurst = 64 << 10
+)
+
+// pacedReader reads from r at the pace lim allows.
+type pacedReader struct {
+	r   io.Reader
+	ctx context.Context
+	lim *rate.Limiter
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if len(b) > uploadBurst {
+		b = b[:uploadBurst]
+	}
+	n, err := p.r.Read(b)
+	if n > 0 {
+		if werr := p.lim.WaitN(p.ctx, n); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return n, err
 }

@@ -53,6 +53,10 @@ func (s *Server) quicConfig() *quic.Config {
 		EnableDatagrams:                  true,
 		EnableStreamResetPartialDelivery: true,
 		HandshakeIdleTimeout:             10 * time.Second,
+		// A small first window (quic-go grows it as a stream is read
+		// fast) lets the paced reading of an upload (uploadRate) pace
+		// the client's sending too, instead of taking 512 KiB at once.
+		InitialStreamReceiveWindow: 64 << 10,
 	}
 }
 
