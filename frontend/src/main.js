@@ -272,7 +272,10 @@ function renderConversation() {
   }
   setText($('conv-title'), c.kind === 'room' ? `# ${c.name}` : c.name);
   const n = (c.members || []).length;
-  setText($('conv-sub'), c.kind === 'room' ? `${n} ${n === 1 ? 'member' : 'members'}` : 'Private chat');
+  // A room shown from the cache before its join answered has no member
+  // list yet: say nothing rather than "0 members".
+  const known = n > 0 || st.status.state === 'connected';
+  setText($('conv-sub'), c.kind === 'room' ? (known ? `${n} ${n === 1 ? 'member' : 'members'}` : '') : 'Private chat');
   $('leave-button').hidden = false;
   setText($('leave-button'), c.kind === 'room' ? 'Leave room' : 'Close chat');
   const msgs = st.messages.get(c.id) || [];
