@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"parley/protocol"
@@ -58,7 +60,14 @@ func TestGuestNameReusedWhileConnected(t *testing.T) {
 		}
 	}
 	if !(reset >= 0 && reset < notice && notice < msg) {
-		t.Fatalf("events out of order: reset %d, notice %d, message %d", reset, notice, msg)
+		var log strings.Builder
+		for i, ev := range rec.events {
+			fmt.Fprintf(&log, "\n%d %s %s", i, ev.Kind, ev.Conv)
+			if ev.Message != nil {
+				fmt.Fprintf(&log, " %s %q seq %d", ev.Message.Kind, ev.Message.Text, ev.Message.Seq)
+			}
+		}
+		t.Fatalf("events out of order: reset %d, notice %d, message %d:%s", reset, notice, msg, log.String())
 	}
 	for _, ev := range rec.events {
 		if ev.Kind == EvMessage && ev.Message.Text == HistoryLostNotice {
