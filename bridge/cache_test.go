@@ -42,6 +42,45 @@ func cachedBridge(t *testing.T, dir string, key ed25519.PrivateKey, release chan
 	return b, rec
 }
 
+// guestChat is the start of the private-chat restart tests: a server, the
+// identity Ann on a bridge with a file cache in dir, connected to the
+// lobby, and a guest Gus in the lobby who wrote to Ann privately.
+type guestChat struct {
+	ts  *testServer
+	dir string
+	ann ed25519.PrivateKey
+	req ConnectRequest
+	b   *Bridge
+	rec *recorder
+	gus *client.Client
+}
+
+// newGuestChat sets a guestChat up; Gus writes texts to Ann, and it
+// returns once Ann's bridge shows the last one.
+func newGuestChat(t *testing.T, texts ...string) *guestChat {
+	t.Helper()
+	g := &guestChat{ts: runServer(t, protocol.Limits{}), dir: filepath.Join(t.TempDir(), "cache")}
+	_, g.ann, _ = ed25519.GenerateKey(nil)
+	g.req = ConnectRequest{Server: g.ts.addr, CertHash: g.ts.hash, Name: "Ann", Room: "lobby"}
+	g.b, g.rec = cachedBridge(t, g.dir, g.ann, nil)
+	if _, err := g.b.Connect(g.req); err != nil {
+		t.Fatal(err)
+	}
+	g.gus = goClient(t, g.ts, "Gus", "lobby")
+	for _, text := range texts {
+		if _, err := g.gus.SayTo(t.Context(), "lobby", "Ann", text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.rec.waitFor(t, texts[len(texts)-1], isMsg("p:gus", texts[len(texts)-1]))
+	return g
+}
+
+// gusLeft matches the notice that Gus left the lobby.
+func gusLeft(ev Event) bool {
+	return ev.Kind == EvMessage && ev.Message.Kind == MsgLeft && ev.Message.From == "Gus"
+}
+
 func identityClient(t *testing.T, ts *testServer, name string) *client.Client {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)

@@ -1,12 +1,8 @@
 package bridge
 
 import (
-	"crypto/ed25519"
 	"fmt"
-	"path/filepath"
 	"testing"
-
-	"parley/protocol"
 )
 
 // A private chat with a guest is cached, its tab closed; the guest leaves
@@ -16,28 +12,13 @@ import (
 // chat's (the cache keeps the first message of a seq) and shown after the
 // next start instead of what the new guest wrote.
 func TestClosedPrivateStartedOverDropsCachedPast(t *testing.T) {
-	ts := runServer(t, protocol.Limits{})
-	dir := filepath.Join(t.TempDir(), "cache")
-	_, ann, _ := ed25519.GenerateKey(nil)
-	req := ConnectRequest{Server: ts.addr, CertHash: ts.hash, Name: "Ann", Room: "lobby"}
-	b1, rec1 := cachedBridge(t, dir, ann, nil)
-	if _, err := b1.Connect(req); err != nil {
-		t.Fatal(err)
-	}
-	gus := goClient(t, ts, "Gus", "lobby")
-	for _, text := range []string{"old 1", "old 2", "old 3"} {
-		if _, err := gus.SayTo(t.Context(), "lobby", "Ann", text); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rec1.waitFor(t, "old 3", isMsg("p:gus", "old 3"))
+	g := newGuestChat(t, "old 1", "old 2", "old 3")
+	ts, dir, ann, req, b1, rec1, gus := g.ts, g.dir, g.ann, g.req, g.b, g.rec, g.gus
 	if _, err := b1.ClosePrivate("p:gus"); err != nil {
 		t.Fatal(err)
 	}
 	gus.Close()
-	rec1.waitFor(t, "gus left", func(ev Event) bool {
-		return ev.Kind == EvMessage && ev.Message.Kind == MsgLeft && ev.Message.From == "Gus"
-	})
+	rec1.waitFor(t, "gus left", gusLeft)
 
 	gus = goClient(t, ts, "Gus", "lobby") // waits for the old chat's drop
 	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "new 1"); err != nil {

@@ -26,9 +26,7 @@ func TestGuestNameReusedWhileConnected(t *testing.T) {
 	}
 	rec.waitFor(t, "old 2", isMsg("p:gus", "old 2"))
 	gus.Close()
-	rec.waitFor(t, "gus left", func(ev Event) bool {
-		return ev.Kind == EvMessage && ev.Message.Kind == MsgLeft && ev.Message.From == "Gus"
-	})
+	rec.waitFor(t, "gus left", gusLeft)
 
 	gus = goClient(t, ts, "Gus", "lobby")
 	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "new 1"); err != nil {

@@ -230,21 +230,9 @@ func TestRememberedBounds(t *testing.T) {
 // so — not that the server lost its history — and the stale past is gone
 // from the cache.
 func TestOpenPrivateChecksCachedPast(t *testing.T) {
-	ts := runServer(t, protocol.Limits{})
-	dir := filepath.Join(t.TempDir(), "cache")
-	_, ann, _ := ed25519.GenerateKey(nil)
-	req := ConnectRequest{Server: ts.addr, CertHash: ts.hash, Name: "Ann", Room: "lobby"}
-
 	// Run 1: a guest, Gus, writes privately; Ann closes the tab.
-	b1, rec1 := cachedBridge(t, dir, ann, nil)
-	if _, err := b1.Connect(req); err != nil {
-		t.Fatal(err)
-	}
-	gus := goClient(t, ts, "Gus", "lobby")
-	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "from a guest"); err != nil {
-		t.Fatal(err)
-	}
-	rec1.waitFor(t, "guest's private", isMsg("p:gus", "from a guest"))
+	g := newGuestChat(t, "from a guest")
+	ts, dir, ann, req, b1, gus := g.ts, g.dir, g.ann, g.req, g.b, g.gus
 	if _, err := b1.ClosePrivate("p:gus"); err != nil {
 		t.Fatal(err)
 	}
@@ -303,19 +291,8 @@ func TestOpenPrivateChecksCachedPast(t *testing.T) {
 // A private chat with a guest shown from the cache at Connect, which the
 // server dropped with the guest's session, says so in those words.
 func TestGuestPrivateDroppedIsWordedSo(t *testing.T) {
-	ts := runServer(t, protocol.Limits{})
-	dir := filepath.Join(t.TempDir(), "cache")
-	_, ann, _ := ed25519.GenerateKey(nil)
-	req := ConnectRequest{Server: ts.addr, CertHash: ts.hash, Name: "Ann", Room: "lobby"}
-	b1, rec1 := cachedBridge(t, dir, ann, nil)
-	if _, err := b1.Connect(req); err != nil {
-		t.Fatal(err)
-	}
-	gus := goClient(t, ts, "Gus", "lobby")
-	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "hello from gus"); err != nil {
-		t.Fatal(err)
-	}
-	rec1.waitFor(t, "private", isMsg("p:gus", "hello from gus"))
+	g := newGuestChat(t, "hello from gus")
+	dir, ann, req, b1, gus := g.dir, g.ann, g.req, g.b, g.gus
 	b1.Close()
 	gus.Close()
 

@@ -2,13 +2,10 @@ package bridge
 
 import (
 	"context"
-	"crypto/ed25519"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"parley/client"
-	"parley/protocol"
 )
 
 // One restart of a private chat is reported once. The desktop smoke
@@ -20,25 +17,13 @@ import (
 // client, which still knew the old one, reports the same restart as
 // EventEpoch — which must not start the chat over a second time.
 func TestPrivateRestartReportedOnce(t *testing.T) {
-	ts := runServer(t, protocol.Limits{})
-	dir := filepath.Join(t.TempDir(), "cache")
-	_, ann, _ := ed25519.GenerateKey(nil)
-	b, rec := cachedBridge(t, dir, ann, nil)
-	if _, err := b.Connect(ConnectRequest{Server: ts.addr, CertHash: ts.hash, Name: "Ann", Room: "lobby"}); err != nil {
-		t.Fatal(err)
-	}
-	gus := goClient(t, ts, "Gus", "lobby")
-	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "old chat"); err != nil {
-		t.Fatal(err)
-	}
-	rec.waitFor(t, "old chat", isMsg("p:gus", "old chat"))
+	g := newGuestChat(t, "old chat")
+	ts, b, rec, gus := g.ts, g.b, g.rec, g.gus
 	if _, err := b.ClosePrivate("p:gus"); err != nil {
 		t.Fatal(err)
 	}
 	gus.Close()
-	rec.waitFor(t, "gus left", func(ev Event) bool {
-		return ev.Kind == EvMessage && ev.Message.Kind == MsgLeft && ev.Message.From == "Gus"
-	})
+	rec.waitFor(t, "gus left", gusLeft)
 	gus = goClient(t, ts, "Gus", "lobby")
 
 	page, err := b.OpenPrivate("Gus")
@@ -81,19 +66,8 @@ func TestPrivateRestartReportedOnce(t *testing.T) {
 // epoch and the client reports it. Exactly one reset, one notice line and
 // one warning.
 func TestRestoredPrivateRestartReportedOnce(t *testing.T) {
-	ts := runServer(t, protocol.Limits{})
-	dir := filepath.Join(t.TempDir(), "cache")
-	_, ann, _ := ed25519.GenerateKey(nil)
-	req := ConnectRequest{Server: ts.addr, CertHash: ts.hash, Name: "Ann", Room: "lobby"}
-	b1, rec1 := cachedBridge(t, dir, ann, nil)
-	if _, err := b1.Connect(req); err != nil {
-		t.Fatal(err)
-	}
-	gus := goClient(t, ts, "Gus", "lobby")
-	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "old chat"); err != nil {
-		t.Fatal(err)
-	}
-	rec1.waitFor(t, "old chat", isMsg("p:gus", "old chat"))
+	g := newGuestChat(t, "old chat")
+	ts, dir, ann, req, b1, gus := g.ts, g.dir, g.ann, g.req, g.b, g.gus
 	b1.Close()
 
 	b2, rec := cachedBridge(t, dir, ann, nil)
