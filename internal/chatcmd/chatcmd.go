@@ -79,12 +79,26 @@ func run(ctx context.Context, cfg client.Config, room string, stdin io.Reader, s
 	}
 	defer c.Close()
 	evDone := make(chan struct{})
+	printed := make(chan struct{}) // closed once the first event is printed
 	go func() {
 		defer close(evDone)
+		first := true
 		for ev := range c.Events() {
 			printEvent(o, ev)
+			if first {
+				first = false
+				close(printed)
+			}
 		}
 	}()
+	// Dial queued "state connected" before it returned: print it before
+	// any answer, so a script reads the state first. Events and answers
+	// are printed by different goroutines, and nothing else orders them.
+	select {
+	case <-printed:
+	case <-evDone:
+	case <-ctx.Done():
+	}
 	sh := &shell{c: c, o: o}
 	if room != "" {
 		sh.exec(ctx, "/join "+room)

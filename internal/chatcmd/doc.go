@@ -24,7 +24,9 @@
 //
 // One line per event or answer, fields separated by one space; a free
 // text field comes last and has backslash, line feed and carriage return
-// escaped as \\, \n and \r, so every line is one event:
+// escaped as \\, \n and \r, so every line is one event. The first line is
+// always "state connected TRANSPORT". Later, an answer and an event that
+// happened at about the same time may be printed in either order:
 //
 //	state STATE [TRANSPORT]          connected/reconnecting/offline
 //	joined ROOM SEQ                  our own join succeeded (ROOM's latest seq)
