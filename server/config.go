@@ -34,8 +34,8 @@ const (
 	// streams per session (bidirectional and unidirectional each): the control
 	// stream, uploads and fetches in flight.
 	DefaultMaxStreams = 16
-	// DefaultMaxSessions is the default number of sessions on the server
-	// at once, over every transport (in-process ones included).
+	// DefaultMaxSessions is the default number of network sessions on the
+	// server at once (see Config.MaxSessions).
 	DefaultMaxSessions = 10000
 	// DefaultMaxUserSessions is the default number of sessions one user
 	// name holds at once.
@@ -121,8 +121,9 @@ type Config struct {
 	// open at once in a session. Zero: DefaultMaxStreams.
 	MaxStreams int
 
-	// MaxSessions is how many sessions the server holds at once, over
-	// every transport (in-process ones included). Past it, a WebTransport
+	// MaxSessions is how many network sessions the server holds at once
+	// (WebTransport and WebSocket; the host application's in-process
+	// session is never refused and not counted). Past it, a WebTransport
 	// CONNECT or WebSocket upgrade on /parley is refused before upgrading
 	// with 503 and Retry-After. Zero: DefaultMaxSessions.
 	MaxSessions int

@@ -40,7 +40,7 @@
 // taking another lock. The session slots (Config.MaxSessions) are an
 // atomic counter: serveParley reserves one by compare-and-swap before the
 // upgrade and releases it when the handler returns, after the session has
-// ended. The other capacity limits are checked under the state they
+// ended; an in-process session takes none. The other capacity limits are checked under the state they
 // bound: Config.MaxUserSessions in hub.addSession under hub.mu, and
 // Config.MaxRooms in join on the reader's own room set. Store.Append may call done inside Append, so done
 // callbacks never take seqConv.mu.

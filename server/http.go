@@ -51,18 +51,28 @@ func (s *Server) serveParley(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	if !s.reserveSlot() {
-		s.refuseFull(w, r)
-		return
+	// The host application's own window (in-process) is never refused by
+	// its own server and takes no slot: it cannot come from the network.
+	if !inProcess(r) {
+		if !s.reserveSlot() {
+			s.refuseFull(w, r)
+			return
+		}
+		// Both adapters run the session in this goroutine: the slot is
+		// held until it ends.
+		defer s.releaseSlot()
 	}
-	// Both adapters run the session in this goroutine: the slot is held
-	// until it ends.
-	defer s.releaseSlot()
 	if r.Method == http.MethodConnect {
 		s.serveWebTransport(w, r)
 		return
 	}
 	s.serveWebSocket(w, r)
+}
+
+// inProcess reports whether r came over DialInProcess.
+func inProcess(r *http.Request) bool {
+	_, ok := r.Context().Value(http.LocalAddrContextKey).(memAddr)
+	return ok
 }
 
 // reserveSlot takes one of Config.MaxSessions session slots, or reports

@@ -94,7 +94,7 @@ func TestMaxSessions(t *testing.T) {
 	ts := startServer(t, server.Config{MaxSessions: 2})
 	a := dialWT(t, ts)
 	a.hello("Ann")
-	b := dialInProcess(t, ts.srv) // in-process sessions count too
+	b := dialWS(t, ts)
 	b.hello("Bob")
 
 	want := refusal{http.StatusServiceUnavailable, "5", "parley: the server is full (2 sessions); try again later\n"}
@@ -104,18 +104,33 @@ func TestMaxSessions(t *testing.T) {
 	if got := refusedWS(t, ts); got != want {
 		t.Errorf("a 3rd session over WebSocket: %+v, want %+v", got, want)
 	}
-	if m := ts.srv.Metrics(); m.Refused != 2 || m.Sessions != 2 {
-		t.Errorf("metrics: %d refused, %d sessions; want 2 and 2", m.Refused, m.Sessions)
+	// The host's own window (in-process) is never refused by its server,
+	// and takes no slot: it cannot come from the network.
+	h := dialInProcess(t, ts.srv)
+	h.hello("Host")
+	if got := refusedWS(t, ts); got != want {
+		t.Errorf("a network session beside the in-process one: %+v, want %+v", got, want)
+	}
+	if m := ts.srv.Metrics(); m.Refused != 3 || m.Sessions != 3 {
+		t.Errorf("metrics: %d refused, %d sessions; want 3 and 3", m.Refused, m.Sessions)
 	}
 	rec := httptest.NewRecorder()
 	ts.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	if !strings.Contains(rec.Body.String(), "\nparley_sessions_refused_total 2\n") {
-		t.Errorf("/metrics lacks parley_sessions_refused_total 2:\n%s", rec.Body)
+	if !strings.Contains(rec.Body.String(), "\nparley_sessions_refused_total 3\n") {
+		t.Errorf("/metrics lacks parley_sessions_refused_total 3:\n%s", rec.Body)
 	}
 
 	// Sessions that work are not disturbed.
 	a.join("lobby")
 	b.join("lobby")
+	h.join("lobby")
+
+	// The in-process session ending gives back no slot it did not take.
+	h.close()
+	waitSessions(t, ts, 2)
+	if got := refusedWS(t, ts); got != want {
+		t.Errorf("a 3rd session after the in-process one ended: %+v, want %+v", got, want)
+	}
 
 	// Once one closes, its slot is released: a new session is admitted
 	// (polled: the slot is released after the session has ended).

@@ -74,7 +74,7 @@ var Flags = []Flag{
 	{"name", "PARLEY_NAME", "", "server name shown to clients and on the LAN (default: the host name)"},
 	{"max-text", "PARLEY_MAX_TEXT", strconv.Itoa(protocol.DefaultMaxText), fmt.Sprintf("longest message in characters (1–%d)", MaxTextLimit)},
 	{"max-image", "PARLEY_MAX_IMAGE", "10MiB", "largest image (bytes, or with KB/KiB/MB/MiB/GB/GiB; 1KiB–1GiB)"},
-	{"max-sessions", "PARLEY_MAX_SESSIONS", strconv.Itoa(server.DefaultMaxSessions), fmt.Sprintf("most sessions on the server at once, every transport; past it a new session is refused with 503 (1–%d)", MaxSessionsLimit)},
+	{"max-sessions", "PARLEY_MAX_SESSIONS", strconv.Itoa(server.DefaultMaxSessions), fmt.Sprintf("most network sessions on the server at once (WebTransport and WebSocket); past it a new session is refused with 503 (1–%d)", MaxSessionsLimit)},
 	{"max-user-sessions", "PARLEY_MAX_USER_SESSIONS", strconv.Itoa(server.DefaultMaxUserSessions), fmt.Sprintf("most sessions one user name holds at once (1–%d)", MaxUserSessionsLimit)},
 	{"max-rooms", "PARLEY_MAX_ROOMS", strconv.Itoa(server.DefaultMaxRooms), fmt.Sprintf("most rooms one session is in at once (1–%d)", MaxRoomsLimit)},
 	{"log-format", "PARLEY_LOG_FORMAT", "text", "log format: text or json"},
