@@ -15,12 +15,12 @@ import (
 	"parley/server"
 )
 
-// fullServer starts a server that holds one session, and fills it with an
-// in-process client.
+// fullServer starts a server that holds one network session, and fills
+// it with a WebSocket client (an in-process one would take no slot).
 func fullServer(t *testing.T) *testServer {
 	t.Helper()
 	ts := startServer(t, "127.0.0.1:0", server.Config{MaxSessions: 1})
-	ts.dial(t, "Hog", func(c *client.Config) { c.Dialer = client.NewInProcessDialer(ts.srv.DialInProcess) })
+	ts.dialUntilAdmitted(t, "Hog")
 	return ts
 }
 
@@ -137,14 +137,17 @@ func TestReconnectWhileServerFull(t *testing.T) {
 	}
 }
 
-// dialUntilAdmitted dials a client in-process, retrying while the server
-// is full (a closed session's slot is released once it has ended).
+// dialUntilAdmitted dials a client over WebSocket, retrying while the
+// server is full (a closed session's slot is released once it has ended).
 func (ts *testServer) dialUntilAdmitted(t *testing.T, name string) *client.Client {
 	t.Helper()
 	ctx := ctxT(t)
+	ws, err := client.NewWebSocketDialer(ts.addr, ts.hash)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		c, err := client.Dial(ctx, client.Config{Name: name, Logger: quietLogger(),
-			Dialer: client.NewInProcessDialer(ts.srv.DialInProcess)})
+		c, err := client.Dial(ctx, client.Config{Name: name, Logger: quietLogger(), Dialer: ws})
 		if err == nil {
 			t.Cleanup(func() { c.Close() })
 			return c
