@@ -19,6 +19,7 @@ func TestClosedPrivateStartedOverDropsCachedPast(t *testing.T) {
 	}
 	gus.Close()
 	rec1.waitFor(t, "gus left", gusLeft)
+	guestGone(t, ts, "Ann", "Gus")
 
 	gus = goClient(t, ts, "Gus", "lobby") // waits for the old chat's drop
 	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "new 1"); err != nil {

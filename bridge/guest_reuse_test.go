@@ -27,6 +27,7 @@ func TestGuestNameReusedWhileConnected(t *testing.T) {
 	rec.waitFor(t, "old 2", isMsg("p:gus", "old 2"))
 	gus.Close()
 	rec.waitFor(t, "gus left", gusLeft)
+	guestGone(t, ts, "Ann", "Gus")
 
 	gus = goClient(t, ts, "Gus", "lobby")
 	if _, err := gus.SayTo(t.Context(), "lobby", "Ann", "new 1"); err != nil {

@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/png"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -230,5 +231,24 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 func isMsg(conv, text string) func(Event) bool {
 	return func(ev Event) bool {
 		return ev.Kind == EvMessage && ev.Message != nil && ev.Message.Conv == conv && ev.Message.Text == text
+	}
+}
+
+// guestGone waits until the server is done with a guest's session: its
+// private chat with user is dropped from the store, which the server does
+// after it freed the guest's name (the "left" notice comes before both).
+func guestGone(t *testing.T, ts *testServer, user, guest string) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		convs, err := ts.cfg.Store.Conversations(t.Context(), protocol.Fold(user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(convs, func(c server.ConvState) bool { return protocol.Fold(c.Name) == protocol.Fold(guest) }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server kept %s's private chat with %s", guest, user)
+		}
 	}
 }

@@ -243,6 +243,7 @@ func TestOpenPrivateChecksCachedPast(t *testing.T) {
 	// Gus's session ends (the server drops his private chats), he comes
 	// back as a new guest of the same name.
 	gus.Close()
+	guestGone(t, ts, "Ann", "Gus")
 	gus = goClient(t, ts, "Gus", "lobby")
 
 	// Run 2: reopening the chat checks the cached past.
@@ -292,9 +293,10 @@ func TestOpenPrivateChecksCachedPast(t *testing.T) {
 // server dropped with the guest's session, says so in those words.
 func TestGuestPrivateDroppedIsWordedSo(t *testing.T) {
 	g := newGuestChat(t, "hello from gus")
-	dir, ann, req, b1, gus := g.dir, g.ann, g.req, g.b, g.gus
+	ts, dir, ann, req, b1, gus := g.ts, g.dir, g.ann, g.req, g.b, g.gus
 	b1.Close()
 	gus.Close()
+	guestGone(t, ts, "Ann", "Gus")
 
 	b2, rec2 := cachedBridge(t, dir, ann, nil)
 	if _, err := b2.Connect(req); err != nil {

@@ -24,6 +24,7 @@ func TestPrivateRestartReportedOnce(t *testing.T) {
 	}
 	gus.Close()
 	rec.waitFor(t, "gus left", gusLeft)
+	guestGone(t, ts, "Ann", "Gus")
 	gus = goClient(t, ts, "Gus", "lobby")
 
 	page, err := b.OpenPrivate("Gus")
@@ -92,6 +93,7 @@ func TestRestoredPrivateRestartReportedOnce(t *testing.T) {
 				t.Error("the guest's chat was never dropped")
 				break
 			}
+			time.Sleep(5 * time.Millisecond) // polling; a busy loop spends the session's request budget
 		}
 		gus = goClient(t, ts, "Gus", "lobby")
 		return cl, nil

@@ -102,6 +102,9 @@ func (ts *testServer) dial(t testing.TB, name string, mod ...func(*client.Config
 		Name:     name,
 		Logger:   quietLogger(),
 		Backoff:  client.Backoff{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+		// Tests that check the transport expect WebTransport: on a loaded
+		// machine its handshake may take longer than the 3 s default.
+		FallbackAfter: 10 * time.Second,
 	}
 	for _, m := range mod {
 		m(&cfg)

@@ -387,6 +387,19 @@ func (c *rawClient) quiet() {
 	}
 }
 
+// datagram returns the next datagram the client received, failing the
+// test after waitTimeout instead of hanging the run.
+func (c *rawClient) datagram() []byte {
+	c.t.Helper()
+	select {
+	case d := <-c.dgrams:
+		return d
+	case <-time.After(waitTimeout):
+		c.t.Fatalf("%s: no datagram within %v", c.name, waitTimeout)
+		return nil
+	}
+}
+
 func describe(fs []*protocol.Frame) string {
 	var b strings.Builder
 	for _, f := range fs {

@@ -99,12 +99,12 @@ func TestTyping(t *testing.T) {
 	if ev.User != "Alice" || ev.Room != "lobby" {
 		t.Fatalf("%+v", ev)
 	}
-	d := <-b.dgrams
+	d := b.datagram()
 	if !strings.Contains(string(d), `"user":"Alice"`) {
 		t.Fatalf("datagram %s", d)
 	}
 	w.sendRaw(`{"type":"typing","room":"lobby"}`)
-	d = <-a.dgrams
+	d = a.datagram()
 	if !strings.Contains(string(d), `"user":"Wes"`) {
 		t.Fatalf("datagram %s", d)
 	}

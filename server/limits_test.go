@@ -189,6 +189,7 @@ func TestMaxSessionsConcurrent(t *testing.T) {
 	if len(admitted) != limit || refused != tries-limit {
 		t.Fatalf("%d admitted, %d refused; want %d and %d", len(admitted), refused, limit, tries-limit)
 	}
+	waitSessions(t, ts, limit) // a WebSocket session is counted once it runs, after its 101 went out
 	if m := ts.srv.Metrics(); m.Sessions != limit || m.Refused != tries-limit {
 		t.Errorf("metrics: %d sessions, %d refused", m.Sessions, m.Refused)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"testing"
+	"time"
 
 	"parley/protocol"
 	"parley/server"
@@ -70,6 +71,14 @@ func TestPrivateMsgCarriesEpoch(t *testing.T) {
 
 		g.close()
 		a.eventOf(protocol.TypeLeft)
+		// The left comes before the server frees the name and drops the
+		// guest's conversation: wait for the drop, which comes last.
+		for deadline := time.Now().Add(waitTimeout); len(a.ok(map[string]any{"type": "conversations"}).Private) != 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("the guest's conversation was not dropped")
+			}
+			time.Sleep(5 * time.Millisecond) // polling with a deadline
+		}
 		g2 := dial()
 		g2.hello("guest")
 		g2.join("lobby")
