@@ -454,6 +454,8 @@ func uiErr(err error) error {
 		return &protocol.Error{Code: CodeUnavailable, Message: "the server did not answer in time"}
 	case errors.Is(err, client.ErrClosed), errors.Is(err, context.Canceled):
 		return &protocol.Error{Code: CodeNotConnected, Message: "the connection was closed"}
+	case errors.Is(err, client.ErrServerFull):
+		return &protocol.Error{Code: CodeUnavailable, Message: FullMessage}
 	}
 	var ce *protocol.CloseError
 	if errors.As(err, &ce) {
@@ -484,10 +486,17 @@ func reasonOf(err error) string {
 	return "the server cannot be reached"
 }
 
+// FullMessage is what the UI says when the server refused a session
+// because it is full (client.ErrServerFull).
+const FullMessage = "The server is full; try again in a little while."
+
 func messageOf(err error) string {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
 		return pe.Message
+	}
+	if errors.Is(err, client.ErrServerFull) {
+		return FullMessage
 	}
 	return err.Error()
 }

@@ -46,6 +46,13 @@ func TestReconnectReasonInStatus(t *testing.T) {
 	rec.waitFor(t, "reconnecting, the server full", func(ev Event) bool {
 		return ev.Kind == EvState && ev.Status.State == StateReconnecting && ev.Status.Reason == "the server is full"
 	})
+	// A bridge connecting meanwhile is told in the UI's words.
+	b2 := New(Options{Emit: func(string, any) {}, ClientName: "parley-bridge-test/1"})
+	t.Cleanup(func() { b2.Close() })
+	_, err = b2.Connect(ConnectRequest{Name: "Bea", Server: ts.addr, CertHash: ts.hash})
+	if pe, ok := err.(*protocol.Error); !ok || pe.Code != CodeUnavailable || pe.Message != FullMessage {
+		t.Fatalf("connecting to the full server: %v, want %q", err, FullMessage)
+	}
 	hog.Close()
 	st := rec.waitFor(t, "connected again", func(ev Event) bool { return ev.Kind == EvState && ev.Status.State == StateConnected })
 	if st.Status.Reason != "" {

@@ -117,6 +117,9 @@ type env struct {
 	spki  string
 	web   *server.Web
 	port  int
+	// maxSessions is the server's Config.MaxSessions from the next start
+	// (0: the default).
+	maxSessions int
 
 	srv  *server.Server
 	done chan error
@@ -147,7 +150,7 @@ func newEnv(t *testing.T) *env {
 // start runs a server on the env's port (a new one the first time).
 func (e *env) start() {
 	e.t.Helper()
-	srv, err := server.New(server.Config{Name: "browsertest", Store: e.store, TLS: e.tls.Clone(), Web: e.web})
+	srv, err := server.New(server.Config{Name: "browsertest", Store: e.store, TLS: e.tls.Clone(), Web: e.web, MaxSessions: e.maxSessions})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"parley/bridge"
 	"parley/client"
 )
 
@@ -51,4 +55,39 @@ func TestBrowserFallbackWebSocket(t *testing.T) {
 	ws.waitFor("the Go client's message", `document.getElementById('messages').innerText.includes('bye')`)
 	ws.checkClean()
 	wt.checkClean()
+}
+
+// TestBrowserServerFull: a page refused by a full server says so in the
+// server's words (a browser hides the refused upgrade's 503; the client
+// asks the server), and connects once a session is free.
+func TestBrowserServerFull(t *testing.T) {
+	needChromium(t)
+	e := newEnv(t)
+	e.stop()
+	e.maxSessions = 1
+	e.start()
+	gopher := e.goUser("Gopher", "lobby") // the only session
+	u := e.newUser(e.browser(), "Fay", false)
+	u.do(chromedp.Navigate(e.url()))
+	u.waitFor("the welcome screen", `!document.getElementById('screen-welcome').hidden`)
+	u.do(chromedp.SetValue(chromedp.ID("welcome-name"), u.name))
+	eval[chromedp.Void](u, `document.getElementById('welcome-form').requestSubmit()`)
+	u.waitFor("the connect screen", `!document.getElementById('screen-connect').hidden`)
+	u.do(chromedp.SetValue(chromedp.ID("browser-room"), "lobby"))
+	eval[chromedp.Void](u, `document.getElementById('browser-form').requestSubmit()`)
+	u.waitFor("the server's refusal", `document.getElementById('connect-error').textContent === `+jsString(bridge.FullMessage))
+	u.screenshot("full")
+	if m := e.srv.Metrics(); m.Refused < 2 {
+		t.Errorf("the server refused %d session attempts, want both transports' and the probe's", m.Refused)
+	}
+
+	gopher.cl.Close()
+	for deadline := time.Now().Add(10 * time.Second); e.srv.Metrics().Sessions != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the Go client's session did not end")
+		}
+	}
+	eval[chromedp.Void](u, `document.getElementById('browser-form').requestSubmit()`)
+	u.waitFor("connected", `/^connected/i.test(document.getElementById('conn-text').textContent)`)
+	u.checkClean()
 }

@@ -25,7 +25,7 @@ import (
 var loadFakes sync.Once
 
 type fakes struct {
-	wt, ws js.Value
+	wt, ws, fetch js.Value
 }
 
 func setup(t *testing.T) fakes {
@@ -38,17 +38,21 @@ func setup(t *testing.T) fakes {
 		js.Global().Call("eval", string(src))
 	})
 	f := js.Global().Get("parleyFakes")
-	fk := fakes{wt: f.Get("FakeWebTransport"), ws: f.Get("FakeWebSocket")}
+	fk := fakes{wt: f.Get("FakeWebTransport"), ws: f.Get("FakeWebSocket"), fetch: f.Get("fakeFetch")}
 	for _, c := range []js.Value{fk.wt, fk.ws} {
 		c.Set("instances", js.Global().Get("Array").New())
 		c.Set("mode", "ok")
 	}
-	oldWT, oldWS := js.Global().Get("WebTransport"), js.Global().Get("WebSocket")
+	fk.fetch.Set("calls", js.Global().Get("Array").New())
+	fk.fetch.Set("mode", "unreachable")
+	oldWT, oldWS, oldFetch := js.Global().Get("WebTransport"), js.Global().Get("WebSocket"), js.Global().Get("fetch")
 	js.Global().Set("WebTransport", fk.wt)
 	js.Global().Set("WebSocket", fk.ws)
+	js.Global().Set("fetch", fk.fetch)
 	t.Cleanup(func() {
 		js.Global().Set("WebTransport", oldWT)
 		js.Global().Set("WebSocket", oldWS)
+		js.Global().Set("fetch", oldFetch)
 	})
 	return fk
 }
@@ -235,6 +239,47 @@ func TestBrowserDialerBothFail(t *testing.T) {
 	_, err := testDialer().Dial(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "websocket") || !strings.Contains(err.Error(), "webtransport") {
 		t.Fatalf("err %v, want both failures named", err)
+	}
+}
+
+// TestBrowserDialerServerFull: a browser hides a refused upgrade's 503, so
+// when neither transport opens the dialer asks the server with a plain GET
+// of /parley whether it is full, and says so in the server's words.
+func TestBrowserDialerServerFull(t *testing.T) {
+	fk := setup(t)
+	fk.wt.Set("mode", "fail")
+	fk.ws.Set("mode", "refuse")
+	fk.fetch.Set("mode", "full")
+	_, err := testDialer().Dial(context.Background())
+	if !errors.Is(err, ErrServerFull) {
+		t.Fatalf("err %v, want ErrServerFull", err)
+	}
+	if !strings.Contains(err.Error(), "parley: the server is full (3 sessions); try again later") {
+		t.Errorf("err %q lacks the server's words", err)
+	}
+	if calls := fk.fetch.Get("calls"); calls.Length() != 1 || calls.Index(0).String() != "https://127.0.0.1:4433/parley" {
+		t.Errorf("probed %v, want one GET of https://127.0.0.1:4433/parley", jsString(calls.Call("join", " ")))
+	}
+
+	// A server with room (426 to a plain GET) or none at all: not "full".
+	for _, mode := range []string{"other", "unreachable"} {
+		fk.fetch.Set("mode", mode)
+		_, err := testDialer().Dial(context.Background())
+		if err == nil || errors.Is(err, ErrServerFull) || !strings.Contains(err.Error(), "websocket") {
+			t.Errorf("probe %s: err %v, want the WebSocket failure, not full", mode, err)
+		}
+	}
+
+	// A dial that works asks nothing.
+	fk.ws.Set("mode", "ok")
+	fk.fetch.Set("calls", js.Global().Get("Array").New())
+	c, err := testDialer().Dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close(protocol.CloseShutdown, "")
+	if n := fk.fetch.Get("calls").Length(); n != 0 {
+		t.Errorf("%d probes after a dial that worked", n)
 	}
 }
 

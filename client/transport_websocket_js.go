@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"syscall/js"
+	"time"
 
 	"parley/protocol"
 )
@@ -108,6 +110,12 @@ func dialWebSocket(ctx context.Context, url string) (*wsConn, error) {
 		select {
 		case <-c.wake:
 		case <-c.closed:
+			var ce *protocol.CloseError
+			if !errors.As(c.closeEr, &ce) {
+				if err := probeFull(ctx, url); err != nil {
+					return nil, err
+				}
+			}
 			return nil, fmt.Errorf("client: websocket %s: %w", url, c.closeEr)
 		case <-ctx.Done():
 			_ = jsTry(func() { c.ws.Call("close") })
@@ -115,6 +123,46 @@ func dialWebSocket(ctx context.Context, url string) (*wsConn, error) {
 			return nil, fmt.Errorf("client: websocket %s: %w", url, ctx.Err())
 		}
 	}
+}
+
+// probeTimeout bounds probeFull.
+const probeTimeout = 3 * time.Second
+
+// probeFull asks the server why a WebSocket did not open. A browser hides
+// a refused upgrade's status, so a full server (503 before the upgrade,
+// as the native dialers see it) would look unreachable; a plain GET of the
+// same URL (https for wss) tells the two apart. It returns the full
+// server's error, or nil when the server is not full or cannot say.
+func probeFull(ctx context.Context, wsURL string) error {
+	var target string
+	if rest, ok := strings.CutPrefix(wsURL, "wss://"); ok {
+		target = "https://" + rest
+	} else if rest, ok := strings.CutPrefix(wsURL, "ws://"); ok {
+		target = "http://" + rest
+	} else {
+		return nil
+	}
+	fetch := js.Global().Get("fetch")
+	if fetch.Type() != js.TypeFunction {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	opts := js.Global().Get("Object").New()
+	opts.Set("cache", "no-store")
+	var p js.Value
+	if jsTry(func() { p = fetch.Invoke(target, opts) }) != nil {
+		return nil
+	}
+	res, err := jsAwait(ctx, p)
+	if err != nil || res.Get("status").Int() != 503 {
+		return nil
+	}
+	body, err := jsAwait(ctx, res.Call("text"))
+	if err != nil {
+		return fullError("websocket", nil)
+	}
+	return fullError("websocket", []byte(jsString(body)))
 }
 
 // on sets an event handler property; handlers never block.

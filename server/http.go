@@ -66,7 +66,35 @@ func (s *Server) serveParley(w http.ResponseWriter, r *http.Request) {
 		s.serveWebTransport(w, r)
 		return
 	}
+	if !wantsWebSocket(r) {
+		// A plain request (a browser asking whether the server is full
+		// gets here when it is not): say what the endpoint takes. Over
+		// HTTP/2 the Upgrade header is not allowed.
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Upgrade", "websocket")
+		}
+		http.Error(w, "parley: /parley takes a WebTransport or WebSocket session", http.StatusUpgradeRequired)
+		return
+	}
 	s.serveWebSocket(w, r)
+}
+
+// wantsWebSocket reports whether r asks for a WebSocket upgrade.
+func wantsWebSocket(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// headerHasToken reports whether a comma-separated header of h lists token
+// (case-insensitively).
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // inProcess reports whether r came over DialInProcess.

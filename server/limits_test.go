@@ -195,25 +195,47 @@ func TestMaxSessionsConcurrent(t *testing.T) {
 	}
 }
 
-// TestMaxSessionsFailedUpgradeReleases: a request on /parley that is not
-// a session attempt the server can upgrade gives its slot back.
+// TestMaxSessionsFailedUpgradeReleases: a plain request on /parley (what a
+// browser sends to ask whether the server is full) is answered 426 over
+// HTTP/1.1 and HTTP/2 and gives its slot back; at a full server it gets
+// the 503 a session attempt gets.
 func TestMaxSessionsFailedUpgradeReleases(t *testing.T) {
 	ts := startServer(t, server.Config{MaxSessions: 1})
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: pinned(ts.hash)}}
-	for range 3 {
+	h1 := &http.Client{Transport: &http.Transport{TLSClientConfig: pinned(ts.hash)}}
+	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: pinned(ts.hash), ForceAttemptHTTP2: true}}
+	get := func(hc *http.Client) (*http.Response, string) {
+		t.Helper()
 		rsp, err := hc.Get("https://" + ts.addr + "/parley")
 		if err != nil {
 			t.Fatal(err)
 		}
-		rsp.Body.Close()
-		if rsp.StatusCode == http.StatusServiceUnavailable || rsp.StatusCode < 400 {
-			t.Fatalf("a plain GET on /parley: %d, want a failed upgrade", rsp.StatusCode)
+		defer rsp.Body.Close()
+		body, _ := io.ReadAll(rsp.Body)
+		return rsp, string(body)
+	}
+	for range 3 {
+		for i, hc := range []*http.Client{h1, h2} {
+			rsp, body := get(hc)
+			if rsp.ProtoMajor != i+1 {
+				t.Fatalf("client %d spoke %s", i+1, rsp.Proto)
+			}
+			if rsp.StatusCode != http.StatusUpgradeRequired || body != "parley: /parley takes a WebTransport or WebSocket session\n" {
+				t.Fatalf("a plain GET on /parley over %s: %d %q, want 426", rsp.Proto, rsp.StatusCode, body)
+			}
+			if up := rsp.Header.Get("Upgrade"); (rsp.ProtoMajor == 1) != (up == "websocket") {
+				t.Errorf("over %s: Upgrade %q", rsp.Proto, up)
+			}
 		}
 	}
 	c := dialWS(t, ts)
 	c.hello("Ann")
 	if got := refusedWS(t, ts); got.status != http.StatusServiceUnavailable {
 		t.Errorf("a 2nd session with one slot: %+v", got)
+	}
+	for _, hc := range []*http.Client{h1, h2} {
+		if rsp, body := get(hc); rsp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(body, "parley: the server is full (1 session)") {
+			t.Errorf("a plain GET at the full server over %s: %d %q, want 503", rsp.Proto, rsp.StatusCode, body)
+		}
 	}
 }
 

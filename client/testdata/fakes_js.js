@@ -104,5 +104,22 @@
   FakeWebSocket.instances = [];
   FakeWebSocket.mode = 'ok';
 
-  globalThis.parleyFakes = { FakeWebTransport, FakeWebSocket, recorder, source, dec };
+  // fetch: 'unreachable' rejects as a failed request does; 'full' answers
+  // 503 as a full Parley server does before an upgrade; 'other' answers 426
+  // as a server with room does to a plain GET of /parley.
+  function fakeFetch(url) {
+    fakeFetch.calls.push(String(url));
+    switch (fakeFetch.mode) {
+      case 'full':
+        return Promise.resolve(new Response('parley: the server is full (3 sessions); try again later\n', { status: 503 }));
+      case 'other':
+        return Promise.resolve(new Response('Upgrade Required', { status: 426 }));
+      default:
+        return Promise.reject(new TypeError('Failed to fetch'));
+    }
+  }
+  fakeFetch.calls = [];
+  fakeFetch.mode = 'unreachable';
+
+  globalThis.parleyFakes = { FakeWebTransport, FakeWebSocket, fakeFetch, recorder, source, dec };
 })();
