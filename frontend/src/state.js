@@ -195,6 +195,11 @@ export function applyEvents(st, batch, now = Date.now()) {
         setStatus(st, ev.status);
         ch.status = true;
         ch.sidebar = true;
+        // Offline, nobody is known to be typing (no notice would end it).
+        if (st.status.state !== 'connected' && st.typing.size) {
+          st.typing.clear();
+          ch.typing = true;
+        }
         break;
       case 'message': {
         const m = ev.message;

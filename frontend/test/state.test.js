@@ -85,6 +85,16 @@ test('leaving a room closes it and moves the view', () => {
   assert.equal(st.active, 'r:b');
 });
 
+test('typing is forgotten when the connection is lost', () => {
+  const st = S.createState();
+  S.upsertConv(st, room('r:lobby', 'lobby'));
+  S.applyEvents(st, [{ kind: 'state', status: { state: 'connected', conversations: [] } }, { kind: 'typing', conv: 'r:lobby', user: 'Bob' }], 1000);
+  assert.deepEqual(S.typingUsers(st, 'r:lobby', 1500), ['Bob']);
+  const ch = S.applyEvents(st, [{ kind: 'state', status: { state: 'reconnecting', conversations: [] } }], 1600);
+  assert.equal(ch.typing, true);
+  assert.deepEqual(S.typingUsers(st, 'r:lobby', 1700), []);
+});
+
 test('typing expires and is cleared by a message from the typist', () => {
   const st = S.createState();
   S.upsertConv(st, room('r:lobby', 'lobby'));
