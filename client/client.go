@@ -117,6 +117,20 @@ func (c *Client) Transport() string {
 	return c.transport
 }
 
+// KeyHash returns the hex SHA-256 of the server's public key (SPKI) that
+// the client accepts: Config.KeyHash, or the key of the certificate it
+// verified by Config.CertHash. Keep it with the server's address and give
+// it back as Config.KeyHash, so that the next start connects after the
+// server renewed its self-signed certificate. "" with the system roots, a
+// custom Dialer (unless it has a KeyHash() string method) and in the
+// browser.
+func (c *Client) KeyHash() string {
+	if kh, ok := c.dialer.(interface{ KeyHash() string }); ok {
+		return kh.KeyHash()
+	}
+	return ""
+}
+
 // Name returns the user name as the server confirmed it.
 func (c *Client) Name() string {
 	c.mu.Lock()

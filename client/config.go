@@ -16,6 +16,14 @@ type Config struct {
 	// pinned on every handshake (resumed ones too). Empty: the system roots
 	// verify the certificate.
 	CertHash string
+	// KeyHash is the lower-case hex SHA-256 of the server's public key (its
+	// certificate's SubjectPublicKeyInfo), also accepted by the default
+	// native Dialer: a self-signed server keeps its key when it renews its
+	// certificate, so a client given the KeyHash it learned before
+	// (Client.KeyHash) still connects after the CertHash changed. It may be
+	// given alone. The browser ignores it (it learns the certificate's hash
+	// from the server that served the page).
+	KeyHash string
 	// Name is the user name to ask for. It is trimmed before it is sent.
 	Name string
 	// Identity signs the server's auth challenge. Its Public() must be an

@@ -4,16 +4,12 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -46,30 +42,17 @@ func NewWebTransportDialer(server, certHash string) (*WebTransportDialer, error)
 	return &WebTransportDialer{URL: wt, TLS: tc}, nil
 }
 
-// PinnedTLS returns a TLS client configuration that accepts exactly the
+// PinnedTLS returns a TLS client configuration that accepts the
 // certificate whose DER has the SHA-256 certHash (hex), on full and resumed
-// handshakes alike; with an empty certHash, the system roots verify.
+// handshakes alike, and once it was seen, later certificates for the same
+// public key (the server's renewals); with an empty certHash, the system
+// roots verify.
 func PinnedTLS(certHash string) (*tls.Config, error) {
-	if certHash == "" {
-		return &tls.Config{MinVersion: tls.VersionTLS13}, nil
+	pin, err := newKeyPin(certHash, "")
+	if err != nil {
+		return nil, err
 	}
-	want, err := hex.DecodeString(strings.ToLower(strings.TrimSpace(certHash)))
-	if err != nil || len(want) != sha256.Size {
-		return nil, fmt.Errorf("client: certificate hash must be %d hex bytes", sha256.Size)
-	}
-	return &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		InsecureSkipVerify: true, // replaced by the pin below
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return errors.New("client: server sent no certificate")
-			}
-			if sum := sha256.Sum256(cs.PeerCertificates[0].Raw); string(sum[:]) != string(want) {
-				return &x509.UnknownAuthorityError{Cert: cs.PeerCertificates[0]}
-			}
-			return nil
-		},
-	}, nil
+	return pin.tlsConfig(), nil
 }
 
 // Dial opens a WebTransport session and its control stream. A server
