@@ -104,18 +104,47 @@ func New(cfg Config) (*Server, error) {
 // presents now: what clients pin. With a Config.TLS that has no static
 // certificate it is empty.
 func (s *Server) CertHash() string {
+	der := s.certDER()
+	if der == nil {
+		return ""
+	}
+	return certs.HashOf(der)
+}
+
+// KeyHash returns the lower-case hex SHA-256 of the public key (the
+// SubjectPublicKeyInfo) of the certificate the server presents now: native
+// clients pin it too, and it stays the same when a self-signed certificate
+// is renewed. Empty when CertHash is.
+func (s *Server) KeyHash() string {
+	der := s.certDER()
+	if der == nil {
+		return ""
+	}
+	h, err := certs.KeyHashOf(der)
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+// certDER returns the DER of the certificate the server presents now, or
+// nil when it cannot tell.
+func (s *Server) certDER() []byte {
 	if s.certs != nil {
-		return s.certs.Hash()
+		if c, err := s.certs.Certificate(); err == nil && len(c.Certificate) > 0 {
+			return c.Certificate[0]
+		}
+		return nil
 	}
 	if len(s.tlsConf.Certificates) > 0 && len(s.tlsConf.Certificates[0].Certificate) > 0 {
-		return certs.HashOf(s.tlsConf.Certificates[0].Certificate[0])
+		return s.tlsConf.Certificates[0].Certificate[0]
 	}
 	if s.tlsConf.GetCertificate != nil {
 		if c, err := s.tlsConf.GetCertificate(&tls.ClientHelloInfo{}); err == nil && c != nil && len(c.Certificate) > 0 {
-			return certs.HashOf(c.Certificate[0])
+			return c.Certificate[0]
 		}
 	}
-	return ""
+	return nil
 }
 
 // SPKIHash returns the base64 SHA-256 of the certificate's public key, as

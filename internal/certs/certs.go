@@ -259,3 +259,15 @@ func HashOf(der []byte) string {
 	h := sha256.Sum256(der)
 	return hex.EncodeToString(h[:])
 }
+
+// KeyHashOf returns the lower-case hex SHA-256 of a DER certificate's
+// SubjectPublicKeyInfo: the key hash clients also pin (it stays the same
+// across renewals of a self-signed certificate).
+func KeyHashOf(der []byte) (string, error) {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return hex.EncodeToString(h[:]), nil
+}

@@ -64,6 +64,14 @@ func TestSelfSigned(t *testing.T) {
 	if p.SPKIHash() != spki {
 		t.Fatal("SPKI hash changed on renewal")
 	}
+	k1, err1 := KeyHashOf(c.Certificate[0])
+	k2, err2 := KeyHashOf(c2.Certificate[0])
+	if err1 != nil || err2 != nil || len(k1) != 64 || k1 != k2 {
+		t.Fatalf("key hashes %q (%v) and %q (%v): want one 64-digit hash across the renewal", k1, err1, k2, err2)
+	}
+	if _, err := KeyHashOf([]byte("not a certificate")); err == nil {
+		t.Fatal("KeyHashOf of garbage succeeded")
+	}
 	if !p.NotAfter().After(now) {
 		t.Fatal("renewed certificate expired")
 	}

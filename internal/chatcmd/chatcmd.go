@@ -24,6 +24,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.SetOutput(stderr)
 	server := fs.String("server", os.Getenv("PARLEY_SERVER"), "server address, https://host:port or host:port (env PARLEY_SERVER)")
 	hash := fs.String("cert-hash", os.Getenv("PARLEY_CERT_HASH"), "hex SHA-256 of the server certificate (env PARLEY_CERT_HASH)")
+	key := fs.String("key-hash", os.Getenv("PARLEY_KEY_HASH"), "hex SHA-256 of the server's public key, also accepted: it outlives certificate renewals (parley serve logs it as key_hash; env PARLEY_KEY_HASH)")
 	name := fs.String("name", os.Getenv("PARLEY_USER"), "user name (env PARLEY_USER)")
 	room := fs.String("room", os.Getenv("PARLEY_ROOM"), "room to join first (env PARLEY_ROOM)")
 	if err := fs.Parse(args); err != nil {
@@ -33,7 +34,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.Usage()
 		return errors.New("parley chat: --server and --name are required")
 	}
-	return run(ctx, client.Config{Server: *server, CertHash: *hash, Name: *name, ClientName: "parley-chat/1"}, *room, stdin, stdout)
+	return run(ctx, client.Config{Server: *server, CertHash: *hash, KeyHash: *key, Name: *name, ClientName: "parley-chat/1"}, *room, stdin, stdout)
 }
 
 // out writes whole lines under a mutex.

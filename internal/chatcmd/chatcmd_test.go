@@ -19,6 +19,12 @@ import (
 
 func startServer(t *testing.T) (addr, hash string) {
 	t.Helper()
+	srv := startServerKeyed(t)
+	return "127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.UDPAddr).Port), srv.CertHash()
+}
+
+func startServerKeyed(t *testing.T) *server.Server {
+	t.Helper()
 	srv, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler), Rate: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +40,36 @@ func startServer(t *testing.T) (addr, hash string) {
 		cancel()
 		<-done
 	})
-	return "127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.UDPAddr).Port), srv.CertHash()
+	return srv
+}
+
+// TestChatKeyHash: --key-hash alone pins the server (the key_hash that
+// parley serve logs outlives certificate renewals).
+func TestChatKeyHash(t *testing.T) {
+	srv := startServerKeyed(t)
+	addr := "127.0.0.1:" + strconv.Itoa(srv.Addr().(*net.UDPAddr).Port)
+	if len(srv.KeyHash()) != 64 {
+		t.Fatalf("server KeyHash %q", srv.KeyHash())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"--server", addr, "--key-hash", srv.KeyHash(), "--name", "Keyed"}, strings.NewReader(""), outW, io.Discard)
+		outW.Close()
+	}()
+	out := lines(outR)
+	expect(t, out, "state connected ")
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	// Another key is refused.
+	other := strings.Repeat("ab", 32)
+	if err := Run(ctx, []string{"--server", addr, "--key-hash", other, "--name", "Keyed"}, strings.NewReader(""), io.Discard, io.Discard); err == nil {
+		t.Fatal("a chat pinned to another key connected")
+	}
 }
 
 // lines reads stdout lines into a channel.

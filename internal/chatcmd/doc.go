@@ -1,10 +1,13 @@
 // Package chatcmd is `parley chat`: a terminal client on package client,
 // for people, scripts and tests.
 //
-//	parley chat --server host:port --cert-hash HEX --name NAME [--room ROOM]
+//	parley chat --server host:port --cert-hash HEX [--key-hash HEX] --name NAME [--room ROOM]
 //
 // Flags may also come from the environment: PARLEY_SERVER,
-// PARLEY_CERT_HASH, PARLEY_USER, PARLEY_ROOM (a flag wins).
+// PARLEY_CERT_HASH, PARLEY_KEY_HASH, PARLEY_USER, PARLEY_ROOM (a flag
+// wins). --key-hash (the key_hash parley serve logs) keeps working after
+// the server renews its self-signed certificate; it may replace
+// --cert-hash.
 //
 // # Input
 //

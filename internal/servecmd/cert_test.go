@@ -2,13 +2,16 @@ package servecmd
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"parley/client"
 	"parley/internal/certs"
 	"parley/protocol"
 )
@@ -70,6 +73,26 @@ func TestServeDataKeepsCertificate(t *testing.T) {
 	if link := r2.Join; !strings.Contains(link, r1.CertHash) {
 		t.Fatalf("join link %q lacks the kept hash", link)
 	}
+	// The key hash in the ready line is the served certificate's, and a
+	// client given only it connects.
+	kept, err := os.ReadFile(filepath.Join(data, certs.CertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(kept)
+	if blk == nil {
+		t.Fatal("the kept certificate is not PEM")
+	}
+	if want, err := certs.KeyHashOf(blk.Bytes); err != nil || r1.KeyHash != want || r2.KeyHash != want {
+		t.Fatalf("key_hash %q then %q, want the kept certificate's %q (%v)", r1.KeyHash, r2.KeyHash, want, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Config{Server: r2.URL, KeyHash: r2.KeyHash, Name: "keyed"})
+	if err != nil {
+		t.Fatalf("a client pinned to key_hash alone: %v", err)
+	}
+	c.Close()
 }
 
 // Without --data every run has its own certificate; with --cert/--key

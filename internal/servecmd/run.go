@@ -69,7 +69,7 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 			// The self-signed certificate is kept there too, so its hash
 			// — what clients pin — survives a restart until renewal.
 			p, err := certs.Persistent(o.DataDir, certHosts(o.Addr), certs.WithLogger(log), certs.OnRenew(func(hash string) {
-				log.Warn("the self-signed certificate was renewed: clients pinned to the old hash need the new one", "cert_hash", hash)
+				log.Warn("the self-signed certificate was renewed with the same key: clients that connected before keep connecting (they pin the key too); new joiners need the new hash or join link", "cert_hash", hash)
 			}))
 			if err != nil {
 				return fmt.Errorf("--data %s: %w", o.DataDir, err)
@@ -149,6 +149,7 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 		"url", "https://" + net.JoinHostPort(host, strconv.Itoa(port)),
 		"addr", srv.Addr().String(),
 		"cert_hash", srv.CertHash(),
+		"key_hash", srv.KeyHash(),
 		"join", link.String(),
 		"name", o.Name,
 		"version", Version(),

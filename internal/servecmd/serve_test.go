@@ -28,6 +28,7 @@ type readyLine struct {
 	URL      string `json:"url"`
 	Addr     string `json:"addr"`
 	CertHash string `json:"cert_hash"`
+	KeyHash  string `json:"key_hash"`
 	Join     string `json:"join"`
 	Admin    string `json:"admin"`
 	Name     string `json:"name"`
