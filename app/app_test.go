@@ -110,13 +110,14 @@ func TestSettingsAndIdentityArePrivateAndKept(t *testing.T) {
 	if s, _ := a.Settings(); s.Name != "" {
 		t.Fatalf("first start has a name: %+v", s)
 	}
-	if _, err := a.SaveSettings(Settings{Name: " Zoë ", Room: "lobby", Server: "h:1"}); err != nil {
+	key := strings.Repeat("ab", 32)
+	if _, err := a.SaveSettings(Settings{Name: " Zoë ", Room: "lobby", Server: "h:1", KeyHash: strings.ToUpper(key), ServerName: " " + strings.Repeat("n", maxServerName) + " "}); err != nil {
 		t.Fatal(err)
 	}
 	if m := mode(t, filepath.Join(dir, settingsFile)); m != 0o600 {
 		t.Fatalf("settings mode %o", m)
 	}
-	for _, bad := range []Settings{{Name: strings.Repeat("x", protocol.MaxNameLen+1)}, {Name: "a\u200bb"}, {Room: strings.Repeat("r", protocol.MaxRoomLen+1)}} {
+	for _, bad := range []Settings{{Name: strings.Repeat("x", protocol.MaxNameLen+1)}, {Name: "a\u200bb"}, {Room: strings.Repeat("r", protocol.MaxRoomLen+1)}, {KeyHash: "abc"}, {KeyHash: key + "ab"}, {KeyHash: strings.Repeat("zz", 32)}, {ServerName: strings.Repeat("n", maxServerName+1)}} {
 		if _, err := a.SaveSettings(bad); err == nil {
 			t.Errorf("SaveSettings(%+v) accepted", bad)
 		}
@@ -126,7 +127,7 @@ func TestSettingsAndIdentityArePrivateAndKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer Close(b)
-	if s, _ := b.Settings(); s.Name != "Zoë" || s.Room != "lobby" {
+	if s, _ := b.Settings(); s.Name != "Zoë" || s.Room != "lobby" || s.KeyHash != key || s.ServerName != strings.Repeat("n", maxServerName) {
 		t.Fatalf("reloaded settings %+v", s)
 	}
 	if !a.key.Equal(b.key) {

@@ -19,16 +19,20 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"parley/client"
+	"parley/internal/certs"
+	"parley/server"
 )
 
 type smokeReport struct {
@@ -45,6 +49,7 @@ type smokeReport struct {
 		Seen            map[string][]string `json:"seen"`
 		ImagesLoaded    []string            `json:"imagesLoaded"`
 		CompositionSafe bool                `json:"compositionSafe"`
+		LastServer      string              `json:"lastServer"`
 		LobbyHasPrivate bool                `json:"lobbyHasPrivate"`
 		Error           string              `json:"error"`
 		Log             []string            `json:"log"`
@@ -67,6 +72,17 @@ func TestDesktopSmoke(t *testing.T) {
 	}
 
 	display := startXvfb(t)
+	// A server joined in an earlier run is kept in the settings, with the
+	// key of its self-signed certificate; the certificate has been renewed
+	// since, so only the key lets the app's Reconnect in.
+	last, lastSettings := renewedServer(t)
+	confDir := filepath.Join(tmp, "config", "parley")
+	if err := os.MkdirAll(confDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(confDir, settingsFile), lastSettings, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	report := filepath.Join(tmp, "report.json")
 	imgPath := filepath.Join(tmp, "from-desktop.png")
 	fromDesktop := smokePNG(96, 64, 40)
@@ -126,6 +142,13 @@ func TestDesktopSmoke(t *testing.T) {
 	waitReport("connect screen", step("connect"))
 	screenshot(t, display, "desktop-connect.png")
 	gate("connect")
+	if r := waitReport("reconnected to the last server", step("reconnected")); r.UI.LastServer != "Last server · "+last.addr {
+		t.Errorf("the connect screen offered %q, want the last server, Last server · %s", r.UI.LastServer, last.addr)
+	}
+	waitEv(t, last.watcher, "the desktop user back in the lobby of the last server", func(e client.Event) bool {
+		return e.Kind == client.EventJoined && e.Room == "lobby" && e.User == "Host"
+	})
+	gate("reconnected")
 
 	r := waitReport("hosting", step("hosting"))
 	if r.Host == nil || r.Host.Port == 0 || len(r.Host.CertHash) != 64 {
@@ -309,4 +332,73 @@ func smokePNG(w, h int, hue uint8) []byte {
 	var buf bytes.Buffer
 	png.Encode(&buf, img)
 	return buf.Bytes()
+}
+
+// lastServer is a server the smoke test's app joined "in an earlier run".
+type lastServer struct {
+	addr    string
+	watcher *client.Client // in its lobby
+}
+
+// renewedServer starts a server on a self-signed certificate that is
+// renewed after a first client learned its key, and returns it with the
+// settings file of an app whose last connection was to it: the old
+// certificate hash and the key.
+func renewedServer(t *testing.T) (lastServer, []byte) {
+	t.Helper()
+	var mu sync.Mutex
+	now := time.Now()
+	p, err := certs.SelfSigned([]string{"127.0.0.1"}, certs.WithClock(func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Name: "Last server", TLS: p.TLSConfig(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(sctx) }()
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		stop()
+		<-done
+	})
+	addr := srv.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	oldHash := p.Hash()
+	first, err := client.Dial(ctx, client.Config{Server: addr, CertHash: oldHash, Name: "Earlier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := first.KeyHash()
+	first.Close()
+	mu.Lock()
+	now = now.Add(certs.Validity - certs.RenewBefore + time.Hour)
+	mu.Unlock()
+	newHash := p.Hash()
+	if newHash == oldHash {
+		t.Fatal("the certificate was not renewed")
+	}
+	watcher, err := client.Dial(ctx, client.Config{Server: addr, CertHash: newHash, Name: "Watcher"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { watcher.Close() })
+	if _, err := watcher.Join(ctx, "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(Settings{Server: addr, ServerName: "Last server", CertHash: oldHash, KeyHash: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lastServer{addr: addr, watcher: watcher}, b
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"parley/bridge"
 	"parley/internal/atomicfile"
@@ -22,7 +24,14 @@ type Settings struct {
 	Name     string `json:"name"`
 	Server   string `json:"server"`
 	CertHash string `json:"certHash"`
-	Room     string `json:"room"`
+	// KeyHash is the server's key as the last connection to Server
+	// trusted it (bridge.Status.KeyHash): given back on the next connect,
+	// it survives the server's certificate renewals. Empty or 64 hex digits.
+	KeyHash string `json:"keyHash"`
+	// ServerName is what Server called itself (shown beside its address).
+	// At most maxServerName characters.
+	ServerName string `json:"serverName"`
+	Room       string `json:"room"`
 	// Servers is what was open on each server (by bridge.ServerKey; the
 	// host's own server is "inprocess"): kept by the app as rooms are
 	// joined and left and private chats opened and closed; SaveSettings
@@ -46,7 +55,10 @@ const (
 // File names in the config directory.
 const (
 	settingsFile = "settings.json"
-	identityFile = "identity.key"
+	// maxServerName bounds Settings.ServerName, as servers bound their
+	// names (parley serve --name).
+	maxServerName = 64
+	identityFile  = "identity.key"
 	// maxSettingsFile bounds what is read back from disk: the remembered
 	// servers at their bounds fit.
 	maxSettingsFile = 1 << 20
@@ -62,7 +74,7 @@ func DefaultConfigDir() (string, error) {
 }
 
 func (s Settings) clean() (Settings, error) {
-	out := Settings{Server: strings.TrimSpace(s.Server), CertHash: strings.ToLower(strings.TrimSpace(s.CertHash))}
+	out := Settings{Server: strings.TrimSpace(s.Server), CertHash: strings.ToLower(strings.TrimSpace(s.CertHash)), KeyHash: strings.ToLower(strings.TrimSpace(s.KeyHash))}
 	if n := strings.TrimSpace(s.Name); n != "" {
 		name, err := protocol.CleanName(n)
 		if err != nil {
@@ -79,6 +91,13 @@ func (s Settings) clean() (Settings, error) {
 	}
 	if len(out.Server) > 300 || len(out.CertHash) > 64 {
 		return Settings{}, protocol.Errorf(protocol.CodeBadRequest, "server or certificate hash too long")
+	}
+	out.ServerName = strings.TrimSpace(s.ServerName)
+	if utf8.RuneCountInString(out.ServerName) > maxServerName {
+		return Settings{}, protocol.Errorf(protocol.CodeBadRequest, "the server name is longer than %d characters", maxServerName)
+	}
+	if raw, err := hex.DecodeString(out.KeyHash); err != nil || (len(raw) != 0 && len(raw) != 32) {
+		return Settings{}, protocol.Errorf(protocol.CodeBadRequest, "the key hash must be 64 hex digits")
 	}
 	out.Servers = cleanServers(s.Servers)
 	return out, nil

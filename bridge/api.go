@@ -54,6 +54,11 @@ type ConnectRequest struct {
 	// CertHash is the hex SHA-256 of the server certificate's DER, to pin
 	// a self-signed server; empty trusts the system roots.
 	CertHash string `json:"certHash"`
+	// KeyHash is the hex SHA-256 of the server's public key, also accepted
+	// (client.Config.KeyHash): give back Status.KeyHash of an earlier
+	// connection to the same server, so that it connects after the server
+	// renewed its self-signed certificate.
+	KeyHash string `json:"keyHash"`
 	// Name is the display name (1–32 characters).
 	Name string `json:"name"`
 	// Link is a join link, parley://host:port?hash=HEX&room=NAME; it
@@ -70,6 +75,8 @@ type Status struct {
 	Reason        string          `json:"reason"`    // while reconnecting: why, in words for people ("" otherwise)
 	Name          string          `json:"name"`      // this user's name as the server spells it
 	Server        string          `json:"server"`    // the address connected to
+	CertHash      string          `json:"certHash"`  // the certificate hash the connection was asked to pin ("" for the system roots)
+	KeyHash       string          `json:"keyHash"`   // the server key the connection trusts (keep it for ConnectRequest.KeyHash); "" when none
 	ServerName    string          `json:"serverName"`
 	Limits        protocol.Limits `json:"limits"`
 	Unread        int             `json:"unread"` // over every conversation

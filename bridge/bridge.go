@@ -98,6 +98,7 @@ type Bridge struct {
 	transport  string
 	reason     string // while reconnecting: why, for people (Status.Reason)
 	server     string
+	certHash   string // the connection's Config.CertHash
 	convs      map[string]*conv
 	active     string
 	focused    bool
@@ -184,6 +185,7 @@ func (b *Bridge) configFor(req ConnectRequest) (client.Config, string, error) {
 		return client.Config{}, "", err
 	}
 	server, hash, room := strings.TrimSpace(req.Server), strings.TrimSpace(req.CertHash), strings.TrimSpace(req.Room)
+	key := strings.ToLower(strings.TrimSpace(req.KeyHash))
 	if link := strings.TrimSpace(req.Link); link != "" {
 		if b.opts.ParseLink == nil {
 			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "join links are not supported here")
@@ -195,13 +197,13 @@ func (b *Bridge) configFor(req ConnectRequest) (client.Config, string, error) {
 		if err != nil {
 			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "%v", err)
 		}
-		server, hash = s, h
+		server, hash, key = s, h, ""
 		if r != "" {
 			room = r
 		}
 	}
 	if server == "" {
-		server, hash = b.opts.DefaultServer, b.opts.DefaultCertHash
+		server, hash, key = b.opts.DefaultServer, b.opts.DefaultCertHash, ""
 	}
 	if server == "" {
 		return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "a server address is required")
@@ -215,12 +217,17 @@ func (b *Bridge) configFor(req ConnectRequest) (client.Config, string, error) {
 			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "the certificate hash must be 64 hex digits")
 		}
 	}
+	if key != "" {
+		if raw, err := hex.DecodeString(key); err != nil || len(raw) != 32 {
+			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "the key hash must be 64 hex digits")
+		}
+	}
 	if room != "" {
 		if room, err = protocol.CleanRoom(room); err != nil {
 			return client.Config{}, "", err
 		}
 	}
-	return client.Config{Server: server, CertHash: hash, Name: name, Identity: b.opts.Identity, ClientName: b.opts.ClientName, Logger: b.log}, room, nil
+	return client.Config{Server: server, CertHash: hash, KeyHash: key, Name: name, Identity: b.opts.Identity, ClientName: b.opts.ClientName, Logger: b.log}, room, nil
 }
 
 // ConnectConfig connects with a ready client configuration (the desktop's
@@ -266,7 +273,7 @@ func (b *Bridge) ConnectConfig(cfg client.Config, room string) (Status, error) {
 	b.cl, b.ctx, b.cancel = cl, cctx, ccancel
 	b.gen++
 	gen := b.gen
-	b.server = cfg.Server
+	b.server, b.certHash = cfg.Server, cfg.CertHash
 	b.state = string(cl.State())
 	b.transport = cl.Transport()
 	b.reason = ""
@@ -380,10 +387,11 @@ func (b *Bridge) Status() (Status, error) {
 func (b *Bridge) status(withConvs bool) (Status, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := Status{State: b.state, Transport: b.transport, Reason: b.reason, Server: b.server, Active: b.active, Unread: b.unreadLocked()}
+	s := Status{State: b.state, Transport: b.transport, Reason: b.reason, Server: b.server, CertHash: b.certHash, Active: b.active, Unread: b.unreadLocked()}
 	if b.cl != nil {
 		info := b.cl.ServerInfo()
 		s.Name, s.ServerName, s.Limits = b.cl.Name(), info.Name, info.Limits
+		s.KeyHash = b.cl.KeyHash()
 	}
 	if withConvs {
 		s.Conversations = make([]Conversation, 0, len(b.convs))

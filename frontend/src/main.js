@@ -82,6 +82,14 @@ function showConnect(keepError = false) {
     $('browser-room').value = settings.room;
     $('manual-room').value = settings.room;
   }
+  // The desktop offers the server of the last connection (the browser's
+  // server is the page's own).
+  const last = isDesktop && settings.server && settings.server !== 'inprocess' ? settings.server : '';
+  $('last-server').hidden = !last;
+  const lastName = $('last-server-name');
+  clear(lastName);
+  if (settings.serverName) lastName.append(el(doc, 'strong', {}, settings.serverName), ' · ');
+  lastName.append(el(doc, 'span', { class: 'last-server-addr' }, last));
   showScreen('connect');
   if (isDesktop) refreshNearby();
 }
@@ -116,7 +124,14 @@ async function connect(req) {
     const status = await api.call('Connect', { name: settings.name, ...req });
     S.setStatus(st, status);
     if (req.room) settings.room = req.room;
-    settings = await api.saveSettings({ ...settings, server: req.server || settings.server || '', certHash: req.certHash || settings.certHash || '' }).catch(() => settings);
+    // Kept for "Reconnect" next time: where this connection went (a link
+    // or a nearby server included), and the server key it trusts, which
+    // outlives the server's certificate renewals.
+    if (status.server && status.transport !== 'inprocess') {
+      settings = await api.saveSettings({ ...settings, server: status.server, serverName: status.serverName || '', certHash: status.certHash || '', keyHash: status.keyHash || '' }).catch(() => settings);
+    } else {
+      settings = await api.saveSettings(settings).catch(() => settings);
+    }
     showChat();
     if (st.active) activate(st.active); // shown from the cache before the bridge knew it
   } catch (e) {
@@ -608,6 +623,7 @@ function wire() {
     connect({ server: '', room: $('browser-room').value.trim() || 'lobby' });
   });
   $('host-start').addEventListener('click', startHosting);
+  $('last-connect').addEventListener('click', () => connect({ server: settings.server, certHash: settings.certHash || '', keyHash: settings.keyHash || '' }));
   $('hosting-button').addEventListener('click', () => { $('host-panel').hidden = false; });
   $('host-close').addEventListener('click', () => { $('host-panel').hidden = true; });
   $('host-stop').addEventListener('click', stopHosting);
