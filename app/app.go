@@ -181,12 +181,12 @@ func messageOf(err error) string {
 	return err.Error()
 }
 
-func parseLink(s string) (server, hash, room string, err error) {
+func parseLink(s string) (server, hash, key, room string, err error) {
 	l, err := lan.ParseLink(s)
 	if err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
-	return l.Addr(), l.Hash, l.Room, nil
+	return l.Addr(), l.Hash, l.Key, l.Room, nil
 }
 
 // ---- settings -------------------------------------------------------------

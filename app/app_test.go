@@ -165,7 +165,7 @@ func TestHostOnLANJoinChatImagesAndStop(t *testing.T) {
 		t.Fatalf("host info %+v", info)
 	}
 	l, err := lan.ParseLink(info.Link)
-	if err != nil || l.Port != info.Port || l.Hash != info.CertHash || l.Room != "lobby" {
+	if err != nil || l.Port != info.Port || l.Hash != info.CertHash || len(l.Key) != 64 || l.Room != "lobby" {
 		t.Fatalf("join link %q: %+v %v", info.Link, l, err)
 	}
 	st, _ := a.Status()

@@ -145,7 +145,7 @@ func (a *App) StartHosting(req HostRequest) (HostInfo, error) {
 			linkHost = ip.String()
 		}
 	}
-	if link, err := lan.FormatLink(lan.Link{Host: linkHost, Port: port, Hash: srv.CertHash(), Room: room}); err == nil {
+	if link, err := lan.FormatLink(lan.Link{Host: linkHost, Port: port, Hash: srv.CertHash(), Key: srv.KeyHash(), Room: room}); err == nil {
 		h.info.Link = link
 		if png, err := qrcode.Encode(link, qrcode.Medium, 256); err == nil {
 			h.info.QR = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)

@@ -50,9 +50,9 @@ type Options struct {
 	// browser: the server that served the page). CertHash likewise.
 	DefaultServer   string
 	DefaultCertHash string
-	// ParseLink reads a join link into server address, certificate hash
-	// and room; nil: join links are not accepted.
-	ParseLink func(link string) (server, certHash, room string, err error)
+	// ParseLink reads a join link into server address, certificate hash,
+	// key hash and room; nil: join links are not accepted.
+	ParseLink func(link string) (server, certHash, keyHash, room string, err error)
 	// Dial opens a client; nil: client.Dial.
 	Dial func(ctx context.Context, cfg client.Config) (*client.Client, error)
 	// FlushEvery and MaxBatch pace event batches (zero: defaults).
@@ -193,11 +193,11 @@ func (b *Bridge) configFor(req ConnectRequest) (client.Config, string, error) {
 		if len(link) > 2048 {
 			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "that join link is too long")
 		}
-		s, h, r, err := b.opts.ParseLink(link)
+		s, h, k, r, err := b.opts.ParseLink(link)
 		if err != nil {
 			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "%v", err)
 		}
-		server, hash, key = s, h, ""
+		server, hash, key = s, h, k
 		if r != "" {
 			room = r
 		}

@@ -4,12 +4,14 @@ package bridge
 
 import (
 	"crypto/tls"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"parley/internal/certs"
+	"parley/internal/lan"
 	"parley/protocol"
 )
 
@@ -65,6 +67,20 @@ func TestConnectKeyHashAfterRenewal(t *testing.T) {
 	}
 	if st.KeyHash != key {
 		t.Errorf("status KeyHash %q after the renewal, want %q", st.KeyHash, key)
+	}
+	// A join link made before the renewal carries the key too, and opens.
+	link, err := lan.FormatLink(lan.Link{Host: "127.0.0.1", Port: ts.srv.Addr().(*net.UDPAddr).Port, Hash: oldHash, Key: key, Room: "lobby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec4 := newRecorder()
+	b4 := New(Options{Emit: rec4.emit, ClientName: "parley-bridge-test/1", ParseLink: func(s string) (string, string, string, string, error) {
+		l, err := lan.ParseLink(s)
+		return l.Addr(), l.Hash, l.Key, l.Room, err
+	}})
+	t.Cleanup(func() { b4.Close() })
+	if st, err := b4.Connect(ConnectRequest{Name: "Ada", Link: link}); err != nil || st.KeyHash != key {
+		t.Fatalf("the old link with its key after the renewal: %+v, %v", st, err)
 	}
 
 	// A malformed key hash is refused before dialling.

@@ -3,17 +3,19 @@
 //
 // # Join links
 //
-// A join link names a server, the SHA-256 hash of its certificate and
-// optionally a room:
+// A join link names a server, the SHA-256 hash of its certificate, the
+// SHA-256 hash of its public key and optionally a room:
 //
-//	parley://host:port?hash=HEX&room=NAME
+//	parley://host:port?hash=HEX&key=HEX&room=NAME
 //
 // host is a DNS name or an IP literal (IPv6 in brackets), port is 1–65535
 // and required, hash is the lower-case hex SHA-256 of the certificate's DER
-// (64 digits; upper case is accepted and lowered), room is a room name as
+// (64 digits; upper case is accepted and lowered), key the same of its
+// SubjectPublicKeyInfo (a self-signed server keeps its key when it renews
+// its certificate, so a link with the key outlives renewals), room is a room name as
 // protocol.CleanRoom accepts it, percent-encoded. ParseLink rejects anything
 // else (user info, a path, a fragment, a repeated parameter, a bad host,
-// port, hash or room); parameters it does not know are ignored, so a link
+// port, hash, key or room); parameters it does not know are ignored, so a link
 // made by a newer Parley still opens. FormatLink writes the canonical form.
 //
 // # mDNS service

@@ -31,6 +31,10 @@ type Link struct {
 	// Hash is the certificate's SHA-256, 64 lower-case hex digits, or empty
 	// when the server's certificate is verified by the system's roots.
 	Hash string
+	// Key is the SHA-256 of the certificate's public key (SubjectPublicKeyInfo),
+	// 64 lower-case hex digits, or empty: also accepted, it outlives the
+	// renewals of a self-signed certificate (which keep the key).
+	Key string
 	// Room is the room to join, or empty.
 	Room string
 }
@@ -104,6 +108,13 @@ func ParseLink(s string) (Link, error) {
 			return Link{}, fmt.Errorf("%w: %v", ErrBadLink, err)
 		}
 	}
+	if v, ok, err := single(q, "key"); err != nil {
+		return Link{}, err
+	} else if ok {
+		if l.Key, err = CheckKeyHash(v); err != nil {
+			return Link{}, fmt.Errorf("%w: %v", ErrBadLink, err)
+		}
+	}
 	if v, ok, err := single(q, "room"); err != nil {
 		return Link{}, err
 	} else if ok {
@@ -117,7 +128,7 @@ func ParseLink(s string) (Link, error) {
 }
 
 // FormatLink writes l as a join link in canonical form: parameters in the
-// order hash, room, each present only when set. It validates l as
+// order hash, key, room, each present only when set. It validates l as
 // ParseLink would.
 func FormatLink(l Link) (string, error) {
 	host, err := checkHost(l.Host, strings.Contains(l.Host, ":"))
@@ -143,6 +154,14 @@ func FormatLink(l Link) (string, error) {
 		b.WriteString(sep + "hash=" + h)
 		sep = "&"
 	}
+	if l.Key != "" {
+		k, err := CheckKeyHash(l.Key)
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrBadLink, err)
+		}
+		b.WriteString(sep + "key=" + k)
+		sep = "&"
+	}
 	if l.Room != "" {
 		r, err := protocol.CleanRoom(l.Room)
 		if err != nil {
@@ -155,14 +174,20 @@ func FormatLink(l Link) (string, error) {
 
 // CheckHash validates a certificate hash (64 hex digits, either case) and
 // returns it in lower case.
-func CheckHash(h string) (string, error) {
+func CheckHash(h string) (string, error) { return checkHex("certificate hash", h) }
+
+// CheckKeyHash validates a key hash (64 hex digits, either case) and
+// returns it in lower case.
+func CheckKeyHash(h string) (string, error) { return checkHex("key hash", h) }
+
+func checkHex(what, h string) (string, error) {
 	if len(h) != 64 {
-		return "", fmt.Errorf("the certificate hash must be 64 hex digits, got %d characters", len(h))
+		return "", fmt.Errorf("the %s must be 64 hex digits, got %d characters", what, len(h))
 	}
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return "", fmt.Errorf("the certificate hash has a non-hex character at position %d", i+1)
+			return "", fmt.Errorf("the %s has a non-hex character at position %d", what, i+1)
 		}
 	}
 	return strings.ToLower(h), nil

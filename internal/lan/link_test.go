@@ -6,7 +6,10 @@ import (
 	"testing"
 )
 
-const testHash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+const (
+	testHash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	testKey  = "3c1a5e0b9d2f4a7c6e8b0d1f2a3c4e5f60718293a4b5c6d7e8f9012345677b2a"
+)
 
 func TestParseLinkGood(t *testing.T) {
 	cases := []struct {
@@ -17,6 +20,9 @@ func TestParseLinkGood(t *testing.T) {
 			Link{Host: "example.org", Port: 4433, Hash: testHash, Room: "lobby"}},
 		{"parley://192.168.1.20:4433?hash=" + strings.ToUpper(testHash),
 			Link{Host: "192.168.1.20", Port: 4433, Hash: testHash}},
+		{"parley://example.org:4433?room=lobby&key=" + strings.ToUpper(testKey) + "&hash=" + testHash,
+			Link{Host: "example.org", Port: 4433, Hash: testHash, Key: testKey, Room: "lobby"}},
+		{"parley://example.org:4433?key=" + testKey, Link{Host: "example.org", Port: 4433, Key: testKey}},
 		{"parley://[fe80::1%25eth0]:1?room=a", Link{Host: "fe80::1%eth0", Port: 1, Room: "a"}},
 		{"parley://[2001:db8::1]:65535/", Link{Host: "2001:db8::1", Port: 65535}},
 		{"parley://My-Host.local.:4433?room=caf%C3%A9+au+lait",
@@ -57,6 +63,11 @@ func TestParseLinkBad(t *testing.T) {
 		"long hash":          "parley://example.org:4433?hash=" + testHash + "0",
 		"non-hex hash":       "parley://example.org:4433?hash=" + testHash[:63] + "g",
 		"two hashes":         "parley://example.org:4433?hash=" + testHash + "&hash=" + testHash,
+		"short key":          "parley://example.org:4433?key=" + testKey[:63],
+		"long key":           "parley://example.org:4433?key=" + testKey + "0",
+		"non-hex key":        "parley://example.org:4433?key=" + testKey[:63] + "x",
+		"empty key":          "parley://example.org:4433?key=",
+		"two keys":           "parley://example.org:4433?key=" + testKey + "&key=" + testKey,
 		"two rooms":          "parley://example.org:4433?room=a&room=b",
 		"empty room":         "parley://example.org:4433?room=",
 		"room 65 chars":      "parley://example.org:4433?room=" + strings.Repeat("r", 65),
@@ -102,6 +113,7 @@ func TestFormatLinkRoundTrip(t *testing.T) {
 		{Host: "example.org", Port: 4433, Hash: testHash, Room: "lobby"},
 		{Host: "10.0.0.7", Port: 1, Room: "a&b=c d#e?f/g%h+i"},
 		{Host: "2001:db8::1", Port: 65535, Hash: testHash},
+		{Host: "example.org", Port: 4433, Hash: testHash, Key: testKey, Room: "lobby"},
 		{Host: "fe80::1%eth0", Port: 4433, Room: "Ünïcødé 🎉"},
 	}
 	for _, l := range links {
@@ -121,6 +133,10 @@ func TestFormatLinkRoundTrip(t *testing.T) {
 	if s := (Link{Host: "example.org", Port: 4433, Hash: testHash, Room: "lobby"}).String(); s != want {
 		t.Errorf("String() = %q, want %q", s, want)
 	}
+	want = "parley://example.org:4433?hash=" + testHash + "&key=" + testKey + "&room=lobby"
+	if s := (Link{Host: "example.org", Port: 4433, Hash: testHash, Key: strings.ToUpper(testKey), Room: "lobby"}).String(); s != want {
+		t.Errorf("String() with a key = %q, want %q", s, want)
+	}
 	if a := (Link{Host: "2001:db8::1", Port: 9}).ServerURL(); a != "https://[2001:db8::1]:9" {
 		t.Errorf("ServerURL() = %q", a)
 	}
@@ -132,6 +148,7 @@ func TestFormatLinkRejects(t *testing.T) {
 		{Host: "example.org", Port: 0},
 		{Host: "example.org", Port: 65536},
 		{Host: "example.org", Port: 4433, Hash: "abc"},
+		{Host: "example.org", Port: 4433, Key: testKey + "0"},
 		{Host: "example.org", Port: 4433, Room: " lobby"},
 		{Host: "bad host", Port: 4433},
 	}
@@ -145,6 +162,7 @@ func TestFormatLinkRejects(t *testing.T) {
 func FuzzParseLink(f *testing.F) {
 	for _, s := range []string{
 		"parley://example.org:4433?hash=" + testHash + "&room=lobby",
+		"parley://example.org:4433?hash=" + testHash + "&key=" + testKey + "&room=lobby",
 		"parley://[fe80::1%25eth0]:1?room=a",
 		"parley://10.0.0.1:4433/",
 		"parley://x:1?room=%F0%9F%8E%89",

@@ -88,6 +88,9 @@ func TestServeDataKeepsCertificate(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if !strings.Contains(r2.Join, "&key="+r2.KeyHash) {
+		t.Errorf("join link %q lacks the key hash", r2.Join)
+	}
 	c, err := client.Dial(ctx, client.Config{Server: r2.URL, KeyHash: r2.KeyHash, Name: "keyed"})
 	if err != nil {
 		t.Fatalf("a client pinned to key_hash alone: %v", err)

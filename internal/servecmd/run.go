@@ -144,7 +144,7 @@ func Serve(ctx context.Context, o Options, logOut io.Writer) error {
 
 	port := srv.Addr().(*net.UDPAddr).Port
 	host := publicHost(o.Addr)
-	link := lan.Link{Host: host, Port: port, Hash: srv.CertHash()}
+	link := lan.Link{Host: host, Port: port, Hash: srv.CertHash(), Key: srv.KeyHash()}
 	attrs := []any{
 		"url", "https://" + net.JoinHostPort(host, strconv.Itoa(port)),
 		"addr", srv.Addr().String(),
