@@ -26,12 +26,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"parley/client"
-	"parley/internal/certs"
+	"parley/internal/certs/certtest"
 	"parley/server"
 )
 
@@ -346,16 +345,7 @@ type lastServer struct {
 // certificate hash and the key.
 func renewedServer(t *testing.T) (lastServer, []byte) {
 	t.Helper()
-	var mu sync.Mutex
-	now := time.Now()
-	p, err := certs.SelfSigned([]string{"127.0.0.1"}, certs.WithClock(func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		return now
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := certtest.NewRenewable(t)
 	srv, err := server.New(server.Config{Name: "Last server", TLS: p.TLSConfig(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -381,13 +371,7 @@ func renewedServer(t *testing.T) (lastServer, []byte) {
 	}
 	key := first.KeyHash()
 	first.Close()
-	mu.Lock()
-	now = now.Add(certs.Validity - certs.RenewBefore + time.Hour)
-	mu.Unlock()
-	newHash := p.Hash()
-	if newHash == oldHash {
-		t.Fatal("the certificate was not renewed")
-	}
+	newHash := p.Renew(t)
 	watcher, err := client.Dial(ctx, client.Config{Server: addr, CertHash: newHash, Name: "Watcher"})
 	if err != nil {
 		t.Fatal(err)

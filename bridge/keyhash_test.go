@@ -6,11 +6,9 @@ import (
 	"crypto/tls"
 	"net"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"parley/internal/certs"
+	"parley/internal/certs/certtest"
 	"parley/internal/lan"
 	"parley/protocol"
 )
@@ -20,16 +18,7 @@ import (
 // ConnectRequest it connects after the certificate was renewed, when the
 // old certificate hash alone no longer does.
 func TestConnectKeyHashAfterRenewal(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Now()
-	p, err := certs.SelfSigned([]string{"127.0.0.1"}, certs.WithClock(func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		return now
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := certtest.NewRenewable(t)
 	ts := runServer(t, protocol.Limits{})
 	ts.stop()
 	ts.cfg.TLS = &tls.Config{GetCertificate: p.GetCertificate}
@@ -50,12 +39,7 @@ func TestConnectKeyHashAfterRenewal(t *testing.T) {
 	}
 	b1.Close()
 
-	mu.Lock()
-	now = now.Add(certs.Validity - certs.RenewBefore + time.Hour)
-	mu.Unlock()
-	if p.Hash() == oldHash {
-		t.Fatal("the certificate was not renewed")
-	}
+	p.Renew(t)
 	b2, _ := newBridge(t)
 	if _, err := b2.Connect(ConnectRequest{Name: "Ann", Server: ts.addr, CertHash: oldHash}); err == nil {
 		t.Fatal("the old certificate hash alone connected after the renewal")

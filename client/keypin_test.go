@@ -6,73 +6,46 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"parley/client"
 	"parley/internal/certs"
+	"parley/internal/certs/certtest"
 	"parley/server"
 )
 
-// renewingServer is a server on a self-signed certificate whose clock the
-// test moves, so that the certificate renews (same key, new hash).
+// renewingServer is a server on a self-signed certificate whose renewal
+// the test controls.
 type renewingServer struct {
-	p    *certs.Provider
-	mu   sync.Mutex
-	now  time.Time
+	p    *certtest.Renewable
 	cfg  server.Config
 	addr string
 }
 
 func newRenewingServer(t *testing.T) (*renewingServer, *testServer) {
 	t.Helper()
-	rs := &renewingServer{now: time.Now()}
-	p, err := certs.SelfSigned([]string{"127.0.0.1"}, certs.WithClock(func() time.Time {
-		rs.mu.Lock()
-		defer rs.mu.Unlock()
-		return rs.now
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs.p = p
-	rs.cfg = server.Config{TLS: p.TLSConfig(), Store: server.NewMemoryStore()}
+	p := certtest.NewRenewable(t)
+	rs := &renewingServer{p: p, cfg: server.Config{TLS: p.TLSConfig(), Store: server.NewMemoryStore()}}
 	ts := startServer(t, "127.0.0.1:0", rs.cfg)
 	rs.addr = ts.addr
 	return rs, ts
 }
 
-// renew moves the clock past the renewal point and returns the new hash.
-func (rs *renewingServer) renew(t *testing.T, old string) string {
-	t.Helper()
-	rs.mu.Lock()
-	rs.now = rs.now.Add(certs.Validity - certs.RenewBefore + time.Hour)
-	rs.mu.Unlock()
-	h := rs.p.Hash()
-	if h == old || h == "" {
-		t.Fatalf("the certificate was not renewed: %q", h)
-	}
-	return h
-}
-
-// keyHashOf is the hex SHA-256 of the SubjectPublicKeyInfo of the
-// certificate p serves.
-func keyHashOf(t *testing.T, p *certs.Provider) string {
+// keyHashOf is the key hash of the certificate p serves.
+func keyHashOf(t *testing.T, p *certtest.Renewable) string {
 	t.Helper()
 	c, err := p.Certificate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	h, err := certs.KeyHashOf(c.Certificate[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	return hex.EncodeToString(sum[:])
+	return h
 }
 
 // TestKeyHashSurvivesRenewal: a client pinned to a self-signed server's
@@ -92,7 +65,7 @@ func TestKeyHashSurvivesRenewal(t *testing.T) {
 	}
 
 	// The certificate renews, and the server restarts: Ann reconnects.
-	newHash := rs.renew(t, oldHash)
+	newHash := rs.p.Renew(t)
 	if k := keyHashOf(t, rs.p); k != key {
 		t.Fatalf("the renewal changed the key: %s → %s", key, k)
 	}
