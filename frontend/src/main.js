@@ -126,9 +126,10 @@ async function connect(req) {
     if (req.room) settings.room = req.room;
     // Kept for "Reconnect" next time: where this connection went (a link
     // or a nearby server included), and the server key it trusts, which
-    // outlives the server's certificate renewals.
+    // outlives the server's certificate renewals. The app keeps at most 64
+    // characters of the server's name (parley serve allows no more).
     if (status.server && status.transport !== 'inprocess') {
-      settings = await api.saveSettings({ ...settings, server: status.server, serverName: status.serverName || '', certHash: status.certHash || '', keyHash: status.keyHash || '' }).catch(() => settings);
+      settings = await api.saveSettings({ ...settings, server: status.server, serverName: [...(status.serverName || '')].slice(0, 64).join('').trim(), certHash: status.certHash || '', keyHash: status.keyHash || '' }).catch(() => settings);
     } else {
       settings = await api.saveSettings(settings).catch(() => settings);
     }
