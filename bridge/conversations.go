@@ -24,10 +24,10 @@ func (b *Bridge) pump(cl *client.Client, gen int64) {
 
 func (b *Bridge) handle(ev client.Event, gen int64) {
 	var out []Event
-	// pushed, when made, is closed once out is pushed: work spawned
-	// meanwhile whose events must come after out's (a refill after a
-	// reset) waits for it.
-	var pushed chan struct{}
+	// refill, when set, runs once out is pushed, so that its events come
+	// after out's (a private chat's history after its reset). Spawning it
+	// then is safe: this pump's own wg count keeps Close waiting.
+	var refill func()
 	b.mu.Lock()
 	if gen != b.gen {
 		b.mu.Unlock()
@@ -114,14 +114,7 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 			out = append(out, Event{Kind: EvConversation, Conv: id, Conversation: &v})
 			if !done && c.kind == KindPrivate && b.cl != nil {
 				cl, cctx, name := b.cl, b.ctx, c.name
-				if pushed == nil {
-					pushed = make(chan struct{})
-				}
-				gate := pushed
-				b.spawnLocked(func() {
-					<-gate // the reset and notice first
-					b.refill(cl, cctx, gen, id, name)
-				})
+				refill = func() { b.refill(cl, cctx, gen, id, name) }
 			}
 		}
 	case client.EventError:
@@ -141,8 +134,8 @@ func (b *Bridge) handle(ev client.Event, gen int64) {
 	}
 	b.mu.Unlock()
 	b.em.push(out...)
-	if pushed != nil {
-		close(pushed)
+	if refill != nil {
+		b.spawn(refill)
 	}
 	b.unreadChanged()
 	b.remember()
