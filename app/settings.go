@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"parley/bridge"
 	"parley/internal/atomicfile"
+	"parley/internal/lan"
 	"parley/protocol"
 )
 
@@ -96,8 +96,10 @@ func (s Settings) clean() (Settings, error) {
 	if utf8.RuneCountInString(out.ServerName) > maxServerName {
 		return Settings{}, protocol.Errorf(protocol.CodeBadRequest, "the server name is longer than %d characters", maxServerName)
 	}
-	if raw, err := hex.DecodeString(out.KeyHash); err != nil || (len(raw) != 0 && len(raw) != 32) {
-		return Settings{}, protocol.Errorf(protocol.CodeBadRequest, "the key hash must be 64 hex digits")
+	if out.KeyHash != "" {
+		if _, err := lan.CheckKeyHash(out.KeyHash); err != nil {
+			return Settings{}, protocol.Errorf(protocol.CodeBadRequest, "%v", err)
+		}
 	}
 	out.Servers = cleanServers(s.Servers)
 	return out, nil

@@ -212,15 +212,11 @@ func (b *Bridge) configFor(req ConnectRequest) (client.Config, string, error) {
 		return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "%q is not a server address", truncate(server, 40))
 	}
 	hash = strings.ToLower(hash)
-	if hash != "" {
-		if raw, err := hex.DecodeString(hash); err != nil || len(raw) != 32 {
-			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "the certificate hash must be 64 hex digits")
-		}
+	if err := checkHash("certificate", hash); err != nil {
+		return client.Config{}, "", err
 	}
-	if key != "" {
-		if raw, err := hex.DecodeString(key); err != nil || len(raw) != 32 {
-			return client.Config{}, "", protocol.Errorf(protocol.CodeBadRequest, "the key hash must be 64 hex digits")
-		}
+	if err := checkHash("key", key); err != nil {
+		return client.Config{}, "", err
 	}
 	if room != "" {
 		if room, err = protocol.CleanRoom(room); err != nil {
@@ -228,6 +224,15 @@ func (b *Bridge) configFor(req ConnectRequest) (client.Config, string, error) {
 		}
 	}
 	return client.Config{Server: server, CertHash: hash, KeyHash: key, Name: name, Identity: b.opts.Identity, ClientName: b.opts.ClientName, Logger: b.log}, room, nil
+}
+
+// checkHash accepts "" or a SHA-256 in hex (what is a certificate or key
+// hash), refusing anything else as bad_request.
+func checkHash(what, h string) error {
+	if raw, err := hex.DecodeString(h); err != nil || (h != "" && len(raw) != 32) {
+		return protocol.Errorf(protocol.CodeBadRequest, "the %s hash must be 64 hex digits", what)
+	}
+	return nil
 }
 
 // ConnectConfig connects with a ready client configuration (the desktop's

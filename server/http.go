@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // newMux builds the HTTP handler shared by TCP, HTTP/3 and in-process
@@ -81,20 +83,8 @@ func (s *Server) serveParley(w http.ResponseWriter, r *http.Request) {
 
 // wantsWebSocket reports whether r asks for a WebSocket upgrade.
 func wantsWebSocket(r *http.Request) bool {
-	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
-}
-
-// headerHasToken reports whether a comma-separated header of h lists token
-// (case-insensitively).
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
+	return httpguts.HeaderValuesContainsToken(r.Header.Values("Connection"), "upgrade") &&
+		httpguts.HeaderValuesContainsToken(r.Header.Values("Upgrade"), "websocket")
 }
 
 // inProcess reports whether r came over DialInProcess.

@@ -199,18 +199,6 @@ func validate(v raw, from map[string]string) (Options, error) {
 		bad("name", "%v", err)
 	}
 
-	if o.MaxText, err = strconv.Atoi(strings.TrimSpace(*v["max-text"])); err != nil {
-		bad("max-text", "%q is not a whole number", *v["max-text"])
-	} else if o.MaxText < 1 || o.MaxText > MaxTextLimit {
-		bad("max-text", "%d is out of range 1–%d", o.MaxText, MaxTextLimit)
-	}
-
-	if o.MaxImage, err = ParseSize(*v["max-image"]); err != nil {
-		bad("max-image", "%v", err)
-	} else if o.MaxImage < MinImageLimit || o.MaxImage > MaxImageLimit {
-		bad("max-image", "%d bytes is out of range %d–%d (1KiB–1GiB)", o.MaxImage, MinImageLimit, MaxImageLimit)
-	}
-
 	intIn := func(name string, lo, hi int) int {
 		n, err := strconv.Atoi(strings.TrimSpace(*v[name]))
 		if err != nil {
@@ -220,6 +208,14 @@ func validate(v raw, from map[string]string) (Options, error) {
 		}
 		return n
 	}
+	o.MaxText = intIn("max-text", 1, MaxTextLimit)
+
+	if o.MaxImage, err = ParseSize(*v["max-image"]); err != nil {
+		bad("max-image", "%v", err)
+	} else if o.MaxImage < MinImageLimit || o.MaxImage > MaxImageLimit {
+		bad("max-image", "%d bytes is out of range %d–%d (1KiB–1GiB)", o.MaxImage, MinImageLimit, MaxImageLimit)
+	}
+
 	o.MaxSessions = intIn("max-sessions", 1, MaxSessionsLimit)
 	o.MaxUserSessions = intIn("max-user-sessions", 1, MaxUserSessionsLimit)
 	o.MaxRooms = intIn("max-rooms", 1, MaxRoomsLimit)
