@@ -467,14 +467,7 @@ func (s *heldAppendStore) DropConv(ctx context.Context, id server.ConvID) error 
 func TestGuestDropWaitsForPost(t *testing.T) {
 	st := &heldAppendStore{MemoryStore: server.NewMemoryStore(), hold: make(chan struct{}), held: make(chan struct{}, 1), dropped: make(chan bool, 1)}
 	ts := startServer(t, server.Config{Store: st})
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	a := dialWT(t, ts)
-	a.login("Alice", priv, false)
-	a.join("lobby")
-	g := dialWT(t, ts)
-	g.hello("Guest")
-	g.join("lobby")
-	a.eventOf(protocol.TypeJoined)
+	_, g := aliceAndGuest(t, func() *rawClient { return dialWT(t, ts) })
 	g.send(map[string]any{"type": "say", "room": "lobby", "to": "Alice", "text": "bye"})
 	<-st.held
 	g.close()

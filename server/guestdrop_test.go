@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"testing"
 
 	"parley/protocol"
@@ -29,14 +27,7 @@ func (b *blockingDropStore) DropConv(ctx context.Context, id server.ConvID) erro
 func TestGuestNameReusedWhileDropping(t *testing.T) {
 	st := &blockingDropStore{Store: server.NewMemoryStore(), dropping: make(chan struct{}, 1), release: make(chan struct{})}
 	ts := startServer(t, server.Config{Store: st})
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	a := dialWT(t, ts)
-	a.login("Alice", priv, false)
-	a.join("lobby")
-	g := dialWT(t, ts)
-	g.hello("Guest")
-	g.join("lobby")
-	a.eventOf(protocol.TypeJoined)
+	_, g := aliceAndGuest(t, func() *rawClient { return dialWT(t, ts) })
 	for range 3 {
 		g.ok(map[string]any{"type": "say", "room": "lobby", "to": "Alice", "text": "old"})
 	}

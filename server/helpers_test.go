@@ -3,6 +3,8 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -385,6 +387,21 @@ func (c *rawClient) quiet() {
 	if len(c.events) > 0 {
 		c.t.Fatalf("%s: unexpected events %s", c.name, describe(c.events))
 	}
+}
+
+// aliceAndGuest opens two sessions with dial: Alice, an identity, and
+// Guest, a guest; both join lobby, and Alice has seen Guest's join.
+func aliceAndGuest(t testing.TB, dial func() *rawClient) (a, g *rawClient) {
+	t.Helper()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	a = dial()
+	a.login("Alice", priv, false)
+	a.join("lobby")
+	g = dial()
+	g.hello("Guest")
+	g.join("lobby")
+	a.eventOf(protocol.TypeJoined)
+	return a, g
 }
 
 // datagram returns the next datagram the client received, failing the

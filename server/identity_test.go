@@ -91,14 +91,7 @@ func TestAuthWrongSignature(t *testing.T) {
 
 func TestGuestPrivateConversationDropped(t *testing.T) {
 	ts := startServer(t, server.Config{})
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	a := dialWT(t, ts)
-	a.login("Alice", priv, false)
-	g := dialWT(t, ts)
-	g.hello("Guest")
-	a.join("lobby")
-	g.join("lobby")
-	a.eventOf(protocol.TypeJoined)
+	a, g := aliceAndGuest(t, func() *rawClient { return dialWT(t, ts) })
 	g.ok(map[string]any{"type": "say", "room": "lobby", "to": "Alice", "text": "hi"})
 	a.eventOf(protocol.TypeMsg)
 	if conv := a.ok(map[string]any{"type": "conversations"}); len(conv.Private) != 1 {

@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"testing"
 	"time"
 
@@ -29,14 +27,7 @@ func (c *rawClient) nextMsgEvent() *protocol.Frame {
 // other user can tell it from the old one.
 func TestPrivateMsgCarriesEpoch(t *testing.T) {
 	imageTransports(t, server.Config{}, func(t *testing.T, ts *testServer, dial func() *rawClient) {
-		_, priv, _ := ed25519.GenerateKey(rand.Reader)
-		a := dial()
-		a.login("Alice", priv, false)
-		g := dial()
-		g.hello("Guest")
-		a.join("lobby")
-		g.join("lobby")
-		a.eventOf(protocol.TypeJoined)
+		a, g := aliceAndGuest(t, dial)
 
 		room := g.ok(map[string]any{"type": "say", "room": "lobby", "text": "to all"})
 		if room.Epoch != "" {
